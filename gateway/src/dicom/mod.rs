@@ -1,0 +1,158 @@
+//! DICOM helpers on top of dicom-object (feature `dicom`): reading an instance from bytes
+//! (Part 10 or a bare dataset), the identifiers and geometry a service needs without decoding
+//! pixels, and the study ordering the protocol's clients use ([`sort`]).
+
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
+
+pub mod sort;
+
+#[cfg(feature = "pixeldata")]
+pub mod display;
+
+pub use sort::{sort_study, SortedSeries};
+
+/// Why bytes could not be read as DICOM.
+#[derive(Debug, thiserror::Error)]
+pub enum DicomError {
+    /// Not DICOM at all, or cut short.
+    #[error("not a readable DICOM file: {0}")]
+    Read(String),
+    /// A required attribute is missing.
+    #[error("DICOM attribute {0} is missing")]
+    Missing(&'static str),
+}
+
+fn read_err(e: impl std::fmt::Display) -> DicomError {
+    DicomError::Read(e.to_string())
+}
+
+/// Reads a whole instance (pixel data included) from bytes: a Part 10 file, the same without
+/// its 128-byte preamble, or a bare Implicit VR Little Endian dataset (file meta is then made
+/// up from the dataset).
+pub fn open(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
+    open_with(bytes, OpenFileOptions::new())
+}
+
+/// Like [`open`] but stops before the pixel data: cheap, for headers only.
+pub fn open_headers(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
+    open_with(bytes, OpenFileOptions::new().read_until(tags::PIXEL_DATA))
+}
+
+fn open_with(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
+    let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" { &bytes[128..] } else { bytes };
+    if body.starts_with(b"DICM") {
+        return options.read_preamble(ReadPreamble::Never).from_reader(body).map_err(read_err);
+    }
+    // No file meta: the dataset alone, in the default transfer syntax.
+    let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
+    let obj = InMemDicomObject::read_dataset_with_ts(body, &ts).map_err(read_err)?;
+    let sop_class = string(&obj, tags::SOP_CLASS_UID).ok_or(DicomError::Missing("SOPClassUID"))?;
+    let sop_instance = string(&obj, tags::SOP_INSTANCE_UID).ok_or(DicomError::Missing("SOPInstanceUID"))?;
+    obj.with_meta(
+        FileMetaTableBuilder::new()
+            .media_storage_sop_class_uid(sop_class)
+            .media_storage_sop_instance_uid(sop_instance)
+            .transfer_syntax(dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN),
+    )
+    .map_err(read_err)
+}
+
+/// A text attribute, trimmed of DICOM padding.
+pub fn string(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<String> {
+    let v = obj.element_opt(tag).ok()??.to_str().ok()?;
+    let v = v.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+fn floats<const N: usize>(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<[f64; N]> {
+    obj.element_opt(tag).ok()??.to_multi_float64().ok()?.try_into().ok()
+}
+
+fn int(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<i64> {
+    obj.element_opt(tag).ok()??.to_int::<i64>().ok()
+}
+
+/// What a service needs to know about an instance without decoding its pixels. Holds no
+/// patient data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceInfo {
+    /// SOPInstanceUID.
+    pub sop_instance_uid: String,
+    /// SOPClassUID.
+    pub sop_class_uid: Option<String>,
+    /// SeriesInstanceUID (empty if the file has none).
+    pub series_instance_uid: String,
+    /// StudyInstanceUID.
+    pub study_instance_uid: Option<String>,
+    /// Modality (CT, MR, CR...).
+    pub modality: Option<String>,
+    /// Rows (0 for instances without pixels).
+    pub rows: u32,
+    /// Columns.
+    pub columns: u32,
+    /// NumberOfFrames (1 when absent).
+    pub number_of_frames: u32,
+    /// ImagePositionPatient.
+    pub image_position: Option<[f64; 3]>,
+    /// ImageOrientationPatient (row then column direction cosines).
+    pub image_orientation: Option<[f64; 6]>,
+    /// InstanceNumber.
+    pub instance_number: Option<i64>,
+    /// TemporalPositionIdentifier, for dynamic series.
+    pub temporal_position: Option<i64>,
+}
+
+impl InstanceInfo {
+    /// Reads the headers of an instance (stops before the pixel data).
+    ///
+    /// ```
+    /// let bytes = std::fs::read("../../shared/dicom/arterys/test_3d/1.dcm")
+    ///     .or_else(|_| std::fs::read("../shared/dicom/arterys/test_3d/1.dcm")).unwrap();
+    /// let info = gateway::dicom::InstanceInfo::read(&bytes).unwrap();
+    /// assert_eq!((info.rows, info.columns), (512, 512));
+    /// assert!(info.slice_position().is_some());
+    /// ```
+    pub fn read(bytes: &[u8]) -> Result<Self, DicomError> {
+        let obj = open_headers(bytes)?;
+        Self::from_object(&obj)
+    }
+
+    /// The same from an object already read.
+    pub fn from_object(obj: &InMemDicomObject) -> Result<Self, DicomError> {
+        Ok(Self {
+            sop_instance_uid: string(obj, tags::SOP_INSTANCE_UID).ok_or(DicomError::Missing("SOPInstanceUID"))?,
+            sop_class_uid: string(obj, tags::SOP_CLASS_UID),
+            series_instance_uid: string(obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+            study_instance_uid: string(obj, tags::STUDY_INSTANCE_UID),
+            modality: string(obj, tags::MODALITY),
+            rows: int(obj, tags::ROWS).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            columns: int(obj, tags::COLUMNS).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            number_of_frames: int(obj, tags::NUMBER_OF_FRAMES).and_then(|v| u32::try_from(v).ok()).unwrap_or(1).max(1),
+            image_position: floats(obj, tags::IMAGE_POSITION_PATIENT),
+            image_orientation: floats(obj, tags::IMAGE_ORIENTATION_PATIENT),
+            instance_number: int(obj, tags::INSTANCE_NUMBER),
+            temporal_position: int(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
+        })
+    }
+
+    /// The slice normal: the cross product of the row and column direction cosines.
+    pub fn slice_normal(&self) -> Option<[f64; 3]> {
+        let o = self.image_orientation?;
+        let (r, c) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+        Some([r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]])
+    }
+
+    /// The position along the slice normal (dot product with ImagePositionPatient).
+    pub fn slice_position(&self) -> Option<f64> {
+        let n = self.slice_normal()?;
+        let p = self.image_position?;
+        Some(n[0] * p[0] + n[1] * p[1] + n[2] * p[2])
+    }
+
+    /// Whether the instance has pixels to show.
+    pub fn has_pixels(&self) -> bool {
+        self.rows > 0 && self.columns > 0
+    }
+}

@@ -1,0 +1,128 @@
+//! Shared by the gateway's integration tests: a real HTTP client, request builders written
+//! independently of the crate's encoder, and the shared DICOM files.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use gateway::multipart::{boundary_from_content_type, MultipartDecoder};
+use gateway::{Gateway, ResponseJson};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sha2::{Digest, Sha256};
+
+pub fn shared_dicom(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom").join(rel)
+}
+
+pub fn read_dicom(rel: &str) -> Vec<u8> {
+    std::fs::read(shared_dicom(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Starts `gw` on a loopback port; the server stops when the test's runtime ends.
+pub async fn start(gw: Gateway) -> SocketAddr {
+    let server = gw.bind("127.0.0.1:0").await.expect("bind");
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    addr
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub async fn send(addr: SocketAddr, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = http::Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = client.request(req.body(Full::new(Bytes::from(body))).expect("request")).await.expect("send");
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").map(|v| v.to_str().expect("ascii").to_owned());
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Reply { status, content_type, body }
+}
+
+/// A part as the test writes it: raw header lines (may be empty) and a body.
+pub struct RawPart<'a> {
+    pub headers: &'a str,
+    pub body: &'a [u8],
+}
+
+/// A multipart body written by hand (not by the crate's encoder).
+pub fn multipart(boundary: &str, parts: &[RawPart<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(format!("--{boundary}\r\n{}\r\n", p.headers).as_bytes());
+        out.extend_from_slice(p.body);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    out
+}
+
+pub fn sha256_hex(chunks: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for c in chunks {
+        h.update(c);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A 200 response taken apart: JSON, buffers with their content types, the hashes part.
+pub struct Parsed {
+    pub json_bytes: Bytes,
+    pub json: ResponseJson,
+    pub buffers: Vec<(String, Bytes)>,
+    pub hashes: String,
+}
+
+pub fn parse_response(reply: &Reply) -> Parsed {
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let ct = reply.content_type.as_deref().expect("content type");
+    let boundary = boundary_from_content_type(ct).expect("boundary");
+    let (parts, _) = MultipartDecoder::decode(&boundary, &reply.body).expect("well-formed multipart response");
+    assert!(parts.len() >= 2, "JSON and hashes parts at least");
+    assert_eq!(parts[0].headers.essence().as_deref(), Some("application/json"));
+    let last = parts.last().expect("parts");
+    assert_eq!(last.headers.essence().as_deref(), Some("text/plain"));
+    let json: ResponseJson = serde_json::from_slice(&parts[0].body).expect("response JSON");
+    let buffers =
+        parts[1..parts.len() - 1].iter().map(|p| (p.headers.essence().unwrap_or_default(), p.body.clone())).collect();
+    Parsed {
+        json_bytes: parts[0].body.clone(),
+        json,
+        buffers,
+        hashes: String::from_utf8(last.body.to_vec()).expect("utf8"),
+    }
+}
+
+/// Writes a raw HTTP/1.1 request while reading the answer, as a client that keeps reading
+/// after the server refuses the body early (413) does. Returns (status, body text).
+pub async fn send_raw(addr: SocketAddr, head: String, body: Vec<u8>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+    });
+    let mut out = Vec::new();
+    let _ = rd.read_to_end(&mut out).await;
+    writer.abort();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
