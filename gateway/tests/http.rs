@@ -414,3 +414,32 @@ async fn concurrency_limit_makes_requests_wait() {
     }
     assert_eq!(peak.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
+    let server = Gateway::new()
+        .route("/", |_| {
+            std::thread::sleep(std::time::Duration::from_millis(400));
+            let mut r = InferenceResponse::new();
+            r.set_study_ml_json(json!({"done": true}));
+            Ok(r)
+        })
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let dcm = read_dicom("pydicom/CT_small.dcm");
+    let in_flight = tokio::spawn(async move { send(addr, "POST", "/", Some(&ct()), request("{}", &[&dcm])).await });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "new connections are refused");
+    let reply = in_flight.await.unwrap();
+    let parsed = parse_response(&reply);
+    assert_eq!(parsed.json.study_ml_json, Some(json!({"done": true})));
+    tokio::time::timeout(std::time::Duration::from_secs(5), running).await.unwrap().unwrap().unwrap();
+}

@@ -7,6 +7,7 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
 
 pub mod sort;
+pub mod synthetic;
 
 #[cfg(feature = "pixeldata")]
 pub mod display;

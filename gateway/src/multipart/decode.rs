@@ -400,3 +400,96 @@ impl MultipartDecoder {
         Ok(end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: &str = "b0undary";
+
+    fn body() -> Vec<u8> {
+        let mut v = b"preamble to ignore\r\n--b0undary\r\nContent-Type: text/json\r\n\r\n{\"a\":1}".to_vec();
+        // A body holding near-misses of the delimiter, and CRs at awkward places.
+        v.extend_from_slice(b"\r\n--b0undary\r\nContent-Type: application/dicom\r\nContent-Length: 40\r\n\r\n");
+        v.extend_from_slice(b"x\r\n--b0undar\r\r\n-\r\n--b0undarX almost\r\r\n\r\n");
+        v.extend_from_slice(b"\r\n--b0undary  \r\n\r\n");
+        v.extend_from_slice(
+            b"\r\n--b0undary\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a b.dcm\"\r\n\r\nlast",
+        );
+        v.extend_from_slice(b"\r\n--b0undary--\r\nepilogue --b0undary\r\n");
+        v
+    }
+
+    fn expected() -> Vec<&'static [u8]> {
+        vec![b"{\"a\":1}", b"x\r\n--b0undar\r\r\n-\r\n--b0undarX almost\r\r\n\r\n", b"", b"last"]
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_parts_and_hash() {
+        let body = body();
+        let (whole, digest) = MultipartDecoder::decode(B, &body).unwrap();
+        let bodies: Vec<&[u8]> = whole.iter().map(|p| &p.body[..]).collect();
+        assert_eq!(bodies, expected());
+        let mut h = Sha256::new();
+        for p in expected() {
+            h.update(p);
+        }
+        assert_eq!(digest, <[u8; 32]>::from(h.finalize()));
+        assert_eq!(whole[1].headers.content_length, Some(40));
+        assert_eq!(whole[2].headers, PartHeaders::default());
+        assert_eq!(whole[3].headers.filename.as_deref(), Some("a b.dcm"));
+        assert_eq!(whole[3].headers.name.as_deref(), Some("f"));
+        for size in 1..body.len() {
+            let mut d = MultipartDecoder::new(B).unwrap();
+            for c in body.chunks(size) {
+                d.feed(c).unwrap();
+            }
+            let (parts, dg) = d.finish().unwrap();
+            assert_eq!(parts, whole, "chunk size {size}");
+            assert_eq!(dg, digest, "chunk size {size}");
+        }
+        // And split at every single position into two.
+        for at in 0..body.len() {
+            let mut d = MultipartDecoder::new(B).unwrap();
+            d.feed(&body[..at]).unwrap();
+            d.feed(&body[at..]).unwrap();
+            assert_eq!(d.finish().unwrap().0, whole, "split at {at}");
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_are_named() {
+        let err = |b: &[u8]| MultipartDecoder::decode(B, b).unwrap_err().to_string();
+        assert_eq!(err(b""), "empty body");
+        assert_eq!(err(b"no boundary here"), "no multipart boundary found in the body");
+        assert!(err(b"--b0undary\r\n\r\nabc").contains("before its closing boundary"));
+        assert!(err(b"--b0undary\r\nNoColonHere\r\n\r\nabc\r\n--b0undary--").contains("malformed header line"));
+        assert!(err(b"--b0undaryX\r\n\r\nabc\r\n--b0undary--").contains("malformed multipart boundary line"));
+        let long = format!("--b0undary\r\nX-Long: {}\r\n\r\n", "a".repeat(20_000));
+        assert!(err(long.as_bytes()).contains("headers of part 0 exceed"));
+        let many = "--b0undary\r\n\r\n\r\n".repeat(5) + "--b0undary--";
+        let mut d =
+            MultipartDecoder::new(B).unwrap().with_limits(DecoderLimits { max_parts: 3, max_header_bytes: 100 });
+        assert_eq!(d.feed(many.as_bytes()).unwrap_err(), MultipartError::TooManyParts { limit: 3 });
+        assert!(MultipartDecoder::new("").is_err());
+    }
+
+    #[test]
+    fn part_buffers_are_not_oversized() {
+        // Equal-sized parts (a series) get exactly-sized buffers after the first.
+        let slice = vec![7u8; 300_000];
+        let mut body = Vec::new();
+        for _ in 0..4 {
+            body.extend_from_slice(b"--b0undary\r\nContent-Type: application/dicom\r\n\r\n");
+            body.extend_from_slice(&slice);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--b0undary--");
+        let mut d = MultipartDecoder::new(B).unwrap();
+        for c in body.chunks(16 * 1024) {
+            d.feed(c).unwrap();
+        }
+        let (parts, _) = d.finish().unwrap();
+        assert!(parts.iter().all(|p| p.body.len() == slice.len() && p.body[..] == slice[..]));
+    }
+}
