@@ -1,5 +1,7 @@
 //! The gateway over a real loopback socket with a real HTTP client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,7 +221,8 @@ async fn malformed_requests_get_their_4xx() {
     let dcm = read_dicom("pydicom/MR_small.dcm");
     let good = request("{}", &[&dcm]);
     let unterminated = good[..good.len() - 30].to_vec();
-    let cases: Vec<(&str, &str, Option<String>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<String>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("wrong content type", "POST", Some("application/xml".into()), good.clone(), 415, "not multipart/related"),
         ("no content type", "POST", None, good.clone(), 415, "missing Content-Type"),
         ("no boundary", "POST", Some("multipart/related".into()), good.clone(), 400, "no boundary"),

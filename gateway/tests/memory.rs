@@ -2,6 +2,8 @@
 //! RSS stays under 1.3x the request size. This is the only test in its binary, so the process
 //! is the server plus a client that generates each slice as it sends it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::convert::Infallible;

@@ -1,1 +1,2 @@
+//! send-inference-request (being written).
 fn main() {}

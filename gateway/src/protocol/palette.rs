@@ -57,7 +57,9 @@ impl Palette {
         if last.threshold != 1.0 {
             return Err(format!("last threshold is {}, expected 1.0", last.threshold));
         }
-        if let Some(w) = self.data.windows(2).find(|w| !(w[0].threshold <= w[1].threshold)) {
+        if let Some(w) =
+            self.data.windows(2).find(|w| w[0].threshold.partial_cmp(&w[1].threshold).is_none_or(|o| o.is_gt()))
+        {
             return Err(format!("thresholds not increasing ({} then {})", w[0].threshold, w[1].threshold));
         }
         Ok(())
@@ -74,8 +76,8 @@ impl Palette {
             let lo = if upper == 0 { hi } else { &self.data[upper - 1] };
             let span = hi.threshold - lo.threshold;
             let f = if span > 0.0 { ((t - lo.threshold) / span).clamp(0.0, 1.0) } else { 1.0 };
-            for c in 0..4 {
-                out[c] = (lo.color[c] as f64 + f * (hi.color[c] as f64 - lo.color[c] as f64)).round() as u8;
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = (lo.color[c] as f64 + f * (hi.color[c] as f64 - lo.color[c] as f64)).round() as u8;
             }
         }
         lut

@@ -1,6 +1,7 @@
 //! Shared by the gateway's integration tests: a real HTTP client, request builders written
 //! independently of the crate's encoder, and the shared DICOM files.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,120 @@
+//! Runs the real `mock-server` binary on a free loopback port and talks to it over HTTP.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gateway::multipart::{boundary_from_content_type, MultipartBody, MultipartDecoder, OutgoingPart};
+use gateway::{InferenceResponse, ResponseJson};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+pub fn shared_dicom(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom").join(rel)
+}
+
+/// Every file of a shared folder, sorted by name.
+pub fn study(rel: &str) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared_dicom(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+pub struct MockServer {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl MockServer {
+    /// Starts the binary with `args` (plus host and port) without waiting for READY.
+    pub fn spawn(args: &[&str]) -> Self {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("mock-server-{}-{port}.log", std::process::id()));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+            .args(args)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("start mock-server");
+        Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), log }
+    }
+
+    /// Starts it and waits until `/healthcheck` says READY.
+    pub async fn start(args: &[&str]) -> Self {
+        let s = Self::spawn(args);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(r) = s.try_get("/healthcheck").await {
+                if r.1 == "READY" {
+                    return s;
+                }
+            }
+            assert!(Instant::now() < deadline, "mock-server not READY: {}", s.log_text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn try_get(&self, path: &str) -> Option<(u16, String)> {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let resp = client.get(format!("http://{}{path}", self.addr).parse().ok()?).await.ok()?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.ok()?.to_bytes();
+        Some((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// Sends `json` and the DICOM files to `route`; returns status, content type, body.
+    pub async fn infer(&self, route: &str, json: &str, dicom: &[Vec<u8>]) -> (u16, Option<String>, Bytes) {
+        let mut parts = vec![OutgoingPart::new("application/json", json.to_owned())];
+        parts.extend(dicom.iter().map(|d| OutgoingPart::new("application/dicom", d.clone())));
+        let body: Vec<u8> = MultipartBody::new("mockb", parts).flat_map(|b| b.to_vec()).collect();
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let req = http::Request::post(format!("http://{}{route}", self.addr))
+            .header("content-type", "multipart/related; boundary=mockb")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = client.request(req).await.expect("request");
+        let status = resp.status().as_u16();
+        let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        (status, ct, resp.into_body().collect().await.unwrap().to_bytes())
+    }
+}
+
+/// A 200 response taken apart and checked: one buffer per part and no protocol violation.
+pub fn parse_ok(status: u16, ct: Option<String>, body: &Bytes) -> InferenceResponse {
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(body));
+    let boundary = boundary_from_content_type(&ct.expect("content type")).unwrap();
+    let (parts, _) = MultipartDecoder::decode(&boundary, body).expect("multipart");
+    let json: ResponseJson = serde_json::from_slice(&parts[0].body).expect("JSON");
+    let buffers: Vec<Bytes> = parts[1..parts.len() - 1].iter().map(|p| p.body.clone()).collect();
+    let r = InferenceResponse::from_parts(json, buffers).expect("one buffer per part");
+    let v = r.violations();
+    assert!(v.is_empty(), "protocol violations: {v:?}");
+    r
+}
