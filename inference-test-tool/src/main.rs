@@ -1,2 +1,364 @@
-//! send-inference-request (being written).
-fn main() {}
+//! `send-inference-request`: sends a DICOM study to an Arterys inference service, checks the
+//! answer against the protocol, and draws what the viewer would show as PNG overlays.
+
+mod check;
+mod client;
+mod draw;
+mod gallery;
+mod input;
+mod npy;
+mod overlay;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use clap::Parser;
+use gateway::{InferenceResponse, MaskShape};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Sends DICOM studies to an Arterys inference service and draws what the viewer would show.
+///
+/// Every file below INPUT is loaded (JPEG and PNG images are turned into DICOM first),
+/// grouped by series and sorted along the slice normal, and sent as one multipart/related
+/// request. The answer is checked against the protocol (any violation is reported and the exit
+/// status is 1) and written to OUTPUT: response.json, one PNG per image and frame with the
+/// results drawn on it, the masks as .npy, DICOM outputs as .dcm, and index.html to browse it
+/// all.
+#[derive(Debug, Parser)]
+#[command(name = "send-inference-request", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// A DICOM file or a folder of them (searched recursively)
+    #[arg(short, long)]
+    input: Option<PathBuf>,
+    /// Draw the study and series labels (study_ml_json, series_ml_json) and box labels as text
+    #[arg(short = 'l', long = "include_label_plots", alias = "include-label-plots")]
+    include_label_plots: bool,
+    /// Host of the inference service
+    #[arg(long, default_value = "0.0.0.0")]
+    host: String,
+    /// Port of the inference service
+    #[arg(short, long, default_value_t = 8900)]
+    port: u16,
+    /// Folder for the results (created if needed)
+    #[arg(short, long, default_value = "output")]
+    output: PathBuf,
+    /// Files sent as attachments before the images (e.g. a license file)
+    #[arg(short, long, num_args = 1..)]
+    attachments: Vec<PathBuf>,
+    /// Send the study's size (depth, height, width) in the request JSON
+    #[arg(short = 'S', long = "send_study_size", alias = "send-study-size")]
+    send_study_size: bool,
+    /// The request's inference_command (get-bounding-box-2d, get-probability-mask, or another)
+    #[arg(short = 'c', long = "inference_command", alias = "inference-command")]
+    inference_command: Option<String>,
+    /// The route of the inference service to call
+    #[arg(short, long, default_value = "/")]
+    route: String,
+    /// Ask the service to read the study from this path on its side instead of sending the
+    /// images (the JSON-only studyPath request); -i is then only used for drawing
+    #[arg(long = "request_study_path", alias = "request-study-path", value_name = "PATH")]
+    request_study_path: Option<String>,
+    /// Extra key=value pairs for the request JSON (values are strings)
+    #[arg(short = 'R', long = "request_options", alias = "request-options", num_args = 1.., value_parser = key_value, value_name = "K=V")]
+    request_options: Vec<(String, String)>,
+}
+
+const EXIT_CODES: &str = "Exit status: 0 the answer follows the protocol; 1 it does not (each violation is printed); \
+2 bad arguments or nothing to send; 3 the service could not be reached.";
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} is not key=value"))?;
+    if k.is_empty() {
+        return Err(format!("{s:?} has an empty key"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+fn bar(len: u64, what: &str, bytes: bool) -> ProgressBar {
+    let template =
+        if bytes { "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}" } else { "{msg} [{bar:30}] {pos}/{len}" };
+    let pb = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err((code, msg)) => {
+            eprintln!("send-inference-request: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+type Failure = (u8, String);
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let study = match &cli.input {
+        Some(path) => {
+            if !path.exists() {
+                return Err((2, format!("input {} does not exist", path.display())));
+            }
+            let pb = bar(0, "reading", false);
+            let s = input::load(path, |_| pb.inc(1)).map_err(|e| (2, format!("reading {}: {e}", path.display())))?;
+            pb.finish_and_clear();
+            s
+        }
+        None if cli.request_study_path.is_some() => input::Study { instances: vec![], series: vec![], skipped: vec![] },
+        None => return Err((2, "nothing to send: give -i/--input (or --request_study_path)".into())),
+    };
+    for (path, reason) in &study.skipped {
+        eprintln!("skipped {}: {reason}", path.display());
+    }
+    for i in study.instances.iter().filter(|i| i.converted) {
+        println!("converted {} to a DICOM Part 10 file before sending", i.path.display());
+    }
+    if study.instances.is_empty() && cli.request_study_path.is_none() {
+        return Err((
+            2,
+            format!(
+                "no DICOM or image files to send below {}",
+                cli.input.as_deref().unwrap_or(Path::new("")).display()
+            ),
+        ));
+    }
+
+    let mut json = serde_json::Map::new();
+    if let Some(uid) = study.instances.first().and_then(|i| i.info.study_instance_uid.clone()) {
+        json.insert("studyUID".into(), uid.into());
+    }
+    if let Some(c) = &cli.inference_command {
+        json.insert("inference_command".into(), c.clone().into());
+    }
+    if cli.send_study_size {
+        if let Some(first) = study.instances.first() {
+            json.insert("depth".into(), study.instances.len().into());
+            json.insert("height".into(), first.info.rows.into());
+            json.insert("width".into(), first.info.columns.into());
+        }
+    }
+    if let Some(p) = &cli.request_study_path {
+        json.insert("studyPath".into(), p.clone().into());
+    }
+    for (k, v) in &cli.request_options {
+        json.insert(k.clone(), v.clone().into());
+    }
+    let mut attachments = Vec::new();
+    for a in &cli.attachments {
+        let bytes = std::fs::read(a).map_err(|e| (2, format!("attachment {}: {e}", a.display())))?;
+        attachments.push((file_name(a), Bytes::from(bytes)));
+    }
+    let route = if cli.route.starts_with('/') { cli.route.clone() } else { format!("/{}", cli.route) };
+    let url = format!("http://{}:{}{route}", cli.host, cli.port);
+    let request = client::Request {
+        url: url.clone(),
+        json: serde_json::Value::Object(json),
+        attachments,
+        dicom: study.instances.iter().map(|i| (file_name(&i.path), i.bytes.clone())).collect(),
+        json_only: cli.request_study_path.is_some(),
+    };
+    let ex = client::send(request, bar(0, "sending", true)).await.map_err(|e| (3, e))?;
+    println!(
+        "sent {} images and {} attachments ({}) to {url}; answer {} ({}) after {:.2} s",
+        study.instances.len(),
+        cli.attachments.len(),
+        mb(ex.sent_bytes),
+        ex.status,
+        mb(ex.received_bytes),
+        ex.elapsed.as_secs_f64()
+    );
+    for note in &ex.notes {
+        println!("note: {note}");
+    }
+    let checked = check::check(&ex, &study);
+
+    std::fs::create_dir_all(&cli.output).map_err(|e| (2, format!("creating {}: {e}", cli.output.display())))?;
+    let written =
+        write_outputs(&cli, &study, &checked).map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
+
+    if let Some(r) = &checked.response {
+        println!("received: {}", describe_response(r));
+    }
+    println!("wrote {} to {}", written, cli.output.display());
+    if checked.violations.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for v in &checked.violations {
+            eprintln!("protocol violation: {v}");
+        }
+        eprintln!("{} protocol violation(s)", checked.violations.len());
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// `2 bounding boxes, 1 probability_mask (3D), ...`
+fn describe_response(r: &InferenceResponse) -> String {
+    let j = r.json();
+    let mut out = Vec::new();
+    let n = j.bounding_boxes_2d.as_ref().map_or(0, Vec::len);
+    if n > 0 {
+        out.push(format!("{n} bounding boxes"));
+    }
+    let n = j.linear_measurements_2d.as_ref().map_or(0, Vec::len);
+    if n > 0 {
+        out.push(format!("{n} measurements"));
+    }
+    if j.study_ml_json.is_some() {
+        out.push("study_ml_json".into());
+    }
+    if let Some(s) = &j.series_ml_json {
+        out.push(format!("series_ml_json for {} series", s.len()));
+    }
+    for p in &j.parts {
+        let dims = match p.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) {
+            Some(s) if s.is_image() => " (2D)",
+            Some(_) => " (3D)",
+            None => "",
+        };
+        out.push(format!("{}{dims}", p.binary_type.as_str()));
+    }
+    if out.is_empty() {
+        "no results".into()
+    } else {
+        out.join(", ")
+    }
+}
+
+/// Writes response.json, the masks, the DICOM outputs, the PNGs and index.html. Returns a
+/// description of what was written.
+fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> std::io::Result<String> {
+    let out = &cli.output;
+    if let Some(v) = &checked.json_value {
+        let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+        std::fs::write(out.join("response.json"), text + "\n")?;
+    }
+    let (mut masks, mut dicoms) = (0, 0);
+    if let Some(r) = &checked.response {
+        for (n, (p, buf)) in r.json().parts.iter().zip(r.buffers()).enumerate() {
+            if p.binary_type.is_dicom() {
+                std::fs::write(out.join(format!("sc_{n}.dcm")), buf)?;
+                dicoms += 1;
+            } else if p.binary_type.is_mask() {
+                let shape: Vec<usize> = match p.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) {
+                    Some(s) if s.voxel_count() == Some(buf.len()) => match s.dims() {
+                        (_, _, h, w) if s.is_image() => vec![h as usize, w as usize],
+                        (t, d, h, w) => vec![t as usize, d as usize, h as usize, w as usize],
+                    },
+                    _ => vec![buf.len()],
+                };
+                std::fs::write(out.join(format!("output_masks_{n}.npy")), npy::npy_u8(&shape, buf))?;
+                masks += 1;
+            }
+        }
+    }
+    let (items, failures) = render_pngs(cli, study, checked.response.as_ref())?;
+    for f in &failures {
+        eprintln!("not drawn: {f}");
+    }
+    let mut summary = vec![
+        format!("{} images sent to http://{}:{}{}", study.instances.len(), cli.host, cli.port, cli.route),
+        format!("{} PNGs, {masks} masks, {dicoms} DICOM outputs", items.len()),
+    ];
+    summary.extend(failures.iter().map(|f| format!("not drawn: {f}")));
+    summary.extend(study.skipped.iter().map(|(p, r)| format!("skipped {}: {r}", p.display())));
+    let html = gallery::index_html(
+        "Inference results",
+        &summary,
+        &checked.violations,
+        &items,
+        checked.json_value.as_ref().unwrap_or(&serde_json::Value::Null),
+    );
+    std::fs::write(out.join("index.html"), html)?;
+    Ok(format!("response.json, {} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()))
+}
+
+/// Renders every image (every frame) with its results, in parallel, one PNG each.
+fn render_pngs(
+    cli: &Cli,
+    study: &input::Study,
+    response: Option<&InferenceResponse>,
+) -> std::io::Result<(Vec<gallery::GalleryItem>, Vec<String>)> {
+    let empty = InferenceResponse::new();
+    let response = response.unwrap_or(&empty);
+    let next = AtomicUsize::new(0);
+    let items = Mutex::new(Vec::new());
+    let failures = Mutex::new(Vec::new());
+    let io_error = Mutex::new(None);
+    let pb = bar(study.instances.len() as u64, "drawing", false);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(study.instances.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(inst) = study.instances.get(i) else { break };
+                let name = file_name(&inst.path);
+                match gateway::dicom::display::render(&inst.bytes) {
+                    Err(e) => lock(&failures).push(format!("{}: {e}", inst.path.display())),
+                    Ok(frames) => {
+                        let count = frames.len() as u32;
+                        for (f, frame) in frames.into_iter().enumerate() {
+                            let mut canvas = draw::Canvas::new(frame.width, frame.height, frame.rgb);
+                            overlay::draw_results(
+                                &mut canvas,
+                                response,
+                                study,
+                                i,
+                                f as u32 + 1,
+                                count,
+                                cli.include_label_plots,
+                            );
+                            let file = if count > 1 {
+                                format!("{i}_{name}_frame{}.png", f + 1)
+                            } else {
+                                format!("{i}_{name}.png")
+                            };
+                            let written = canvas
+                                .to_png()
+                                .map_err(std::io::Error::other)
+                                .and_then(|png| std::fs::write(cli.output.join(&file), png));
+                            match written {
+                                Ok(()) => lock(&items).push((
+                                    i,
+                                    f,
+                                    gallery::GalleryItem { caption: file.clone(), file_name: file },
+                                )),
+                                Err(e) => *lock(&io_error) = Some(e),
+                            }
+                        }
+                    }
+                }
+                pb.inc(1);
+            });
+        }
+    });
+    pb.finish_and_clear();
+    if let Some(e) = io_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let mut items = items.into_inner().unwrap_or_else(|p| p.into_inner());
+    items.sort_by_key(|(i, f, _)| (*i, *f));
+    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((items.into_iter().map(|(_, _, g)| g).collect(), failures))
+}
+
+/// A poisoned lock still holds usable data: a panicking worker must not lose the others' work.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,39 +1,11 @@
 //! The secondary-capture mode: a real DICOM Secondary Capture per series, made from the
 //! series' middle image with the result burned in.
 
-use dicom_core::{DataElement, PrimitiveValue, VR};
-use dicom_dictionary_std::{tags, uids};
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use gateway::dicom::capture::{derived_uid, secondary_capture, CaptureIds, CaptureImage};
 use gateway::dicom::display::{render, DisplayFrame};
-use gateway::dicom::InstanceInfo;
 use gateway::{BinaryType, HandlerError, InferenceInput, InferenceResponse};
-use sha2::{Digest, Sha256};
 
 use crate::study::Study;
-
-/// Attributes copied from the source so that the viewer files the capture in the same study
-/// and patient (they are copied, never logged).
-const COPIED: [dicom_core::Tag; 10] = [
-    tags::PATIENT_NAME,
-    tags::PATIENT_ID,
-    tags::PATIENT_BIRTH_DATE,
-    tags::PATIENT_SEX,
-    tags::STUDY_INSTANCE_UID,
-    tags::STUDY_DATE,
-    tags::STUDY_TIME,
-    tags::STUDY_ID,
-    tags::ACCESSION_NUMBER,
-    tags::REFERRING_PHYSICIAN_NAME,
-];
-
-/// A UID under the `2.25` root derived from `seed` (stable: the same input gives the same
-/// capture).
-pub fn derived_uid(seed: &str) -> String {
-    let d = Sha256::digest(seed.as_bytes());
-    let mut n = [0u8; 16];
-    n.copy_from_slice(&d[..16]);
-    format!("2.25.{}", u128::from_be_bytes(n))
-}
 
 /// Draws the mock result: a 3-pixel red frame around the middle quarter and a yellow cross
 /// at the centre.
@@ -63,57 +35,6 @@ fn burn_in(f: &mut DisplayFrame) {
     }
 }
 
-/// A Secondary Capture Part 10 file of `frame`, in the study of `source`.
-pub fn secondary_capture(
-    source: &InMemDicomObject,
-    info: &InstanceInfo,
-    frame: &DisplayFrame,
-) -> Result<Vec<u8>, HandlerError> {
-    let mut obj = InMemDicomObject::new_empty();
-    for tag in COPIED {
-        if let Ok(Some(e)) = source.element_opt(tag) {
-            obj.put(e.clone());
-        }
-    }
-    let sop = derived_uid(&format!("{}/secondary-capture", info.sop_instance_uid));
-    let series = derived_uid(&format!("{}/secondary-capture", info.series_instance_uid));
-    let mut put = |tag, vr, v: PrimitiveValue| obj.put(DataElement::new(tag, vr, v));
-    put(tags::SOP_CLASS_UID, VR::UI, uids::SECONDARY_CAPTURE_IMAGE_STORAGE.into());
-    put(tags::SOP_INSTANCE_UID, VR::UI, sop.as_str().into());
-    put(tags::SERIES_INSTANCE_UID, VR::UI, series.as_str().into());
-    if let Some(study) = &info.study_instance_uid {
-        put(tags::STUDY_INSTANCE_UID, VR::UI, study.as_str().into());
-    }
-    put(tags::MODALITY, VR::CS, "OT".into());
-    put(tags::CONVERSION_TYPE, VR::CS, "WSD".into());
-    put(tags::IMAGE_TYPE, VR::CS, PrimitiveValue::Strs((&["DERIVED".to_owned(), "SECONDARY".to_owned()][..]).into()));
-    put(tags::SERIES_DESCRIPTION, VR::LO, "Mock secondary capture".into());
-    put(tags::SERIES_NUMBER, VR::IS, "999".into());
-    put(tags::INSTANCE_NUMBER, VR::IS, "1".into());
-    put(tags::DERIVATION_DESCRIPTION, VR::ST, "Mock result burned into the source image".into());
-    put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(3u16));
-    put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "RGB".into());
-    put(tags::PLANAR_CONFIGURATION, VR::US, PrimitiveValue::from(0u16));
-    put(tags::ROWS, VR::US, PrimitiveValue::from(u16::try_from(frame.height).map_err(HandlerError::from)?));
-    put(tags::COLUMNS, VR::US, PrimitiveValue::from(u16::try_from(frame.width).map_err(HandlerError::from)?));
-    put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(8u16));
-    put(tags::BITS_STORED, VR::US, PrimitiveValue::from(8u16));
-    put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(7u16));
-    put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
-    put(tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(frame.rgb.as_slice().into()));
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .media_storage_sop_class_uid(uids::SECONDARY_CAPTURE_IMAGE_STORAGE)
-                .media_storage_sop_instance_uid(sop)
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
-        )
-        .map_err(|e| HandlerError::internal(format!("secondary capture meta: {e}")))?;
-    let mut out = Vec::with_capacity(frame.rgb.len() + 4096);
-    file.write_all(&mut out).map_err(|e| HandlerError::internal(format!("writing the secondary capture: {e}")))?;
-    Ok(out)
-}
-
 /// One capture per series, from its middle image.
 pub fn secondary_captures(
     input: &InferenceInput,
@@ -132,7 +53,18 @@ pub fn secondary_captures(
         let mut frame = frames.swap_remove(0);
         burn_in(&mut frame);
         let source = gateway::dicom::open_headers(bytes).map_err(|e| HandlerError::unprocessable(e.to_string()))?;
-        let file = secondary_capture(&source, &study.instances[index], &frame)?;
+        let info = &study.instances[index];
+        let ids = CaptureIds {
+            study_instance_uid: info
+                .study_instance_uid
+                .clone()
+                .unwrap_or_else(|| derived_uid(&info.series_instance_uid)),
+            series_instance_uid: derived_uid(&format!("{}/secondary-capture", info.series_instance_uid)),
+            sop_instance_uid: derived_uid(&format!("{}/secondary-capture", info.sop_instance_uid)),
+        };
+        let image = CaptureImage { width: frame.width, height: frame.height, samples: 3, pixels: &frame.rgb };
+        let file = secondary_capture(image, &ids, Some(&source), "Mock secondary capture")
+            .map_err(|e| HandlerError::internal(e.to_string()))?;
         r.add_dicom_output(
             BinaryType::DicomSecondaryCapture,
             "Mock secondary capture",

@@ -17,7 +17,7 @@
 
 use dicom_core::DicomValue;
 use dicom_dictionary_std::tags;
-use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{DecodedPixelData, PixelDecoder, VoiLutFunction};
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 
@@ -111,17 +111,12 @@ pub fn modality_values(obj: &DefaultDicomObject, frame: u32) -> Result<(u32, u32
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/// [`super::open`], with two fallbacks: a bare dataset in Explicit VR Little Endian (possibly
-/// after a few stray bytes), and telling a file cut inside its pixel data from one that is not
-/// DICOM.
+/// [`super::open`], telling a file cut inside its pixel data from one that is not DICOM.
 fn open_any(bytes: &[u8]) -> Result<DefaultDicomObject, DisplayError> {
     let err = match super::open(bytes) {
         Ok(obj) => return Ok(obj),
         Err(err) => err,
     };
-    if let Some(obj) = open_bare(bytes) {
-        return Ok(obj);
-    }
     // Everything before the pixel data is readable: the file ends (or breaks) inside it.
     if let Ok(headers) = super::open_headers(bytes) {
         if super::int(&headers, tags::ROWS).is_some() {
@@ -133,45 +128,6 @@ fn open_any(bytes: &[u8]) -> Result<DefaultDicomObject, DisplayError> {
         }
     }
     Err(err.into())
-}
-
-/// Most stray bytes tolerated before a bare dataset.
-const MAX_LEADING_JUNK: usize = 8;
-
-/// A dataset without file meta that [`super::open`] does not read: Explicit VR Little Endian,
-/// or either VR after up to [`MAX_LEADING_JUNK`] stray leading bytes. The start is only
-/// accepted where a group 0002 or 0008 element begins.
-fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
-    use dicom_dictionary_std::uids;
-    use dicom_transfer_syntax_registry::entries;
-
-    if bytes.starts_with(b"DICM") || bytes.get(128..132) == Some(b"DICM".as_slice()) {
-        return None;
-    }
-    for skip in 0..=MAX_LEADING_JUNK {
-        let body = bytes.get(skip..)?;
-        let group = u16::from_le_bytes([*body.first()?, *body.get(1)?]);
-        if group != 0x0002 && group != 0x0008 {
-            continue;
-        }
-        let explicit = body.get(4..6).is_some_and(|vr| vr.iter().all(u8::is_ascii_uppercase));
-        let (ts, uid) = if explicit {
-            (entries::EXPLICIT_VR_LITTLE_ENDIAN.erased(), uids::EXPLICIT_VR_LITTLE_ENDIAN)
-        } else if skip > 0 {
-            (entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(), uids::IMPLICIT_VR_LITTLE_ENDIAN)
-        } else {
-            continue; // super::open already tried Implicit VR at offset 0
-        };
-        let Ok(obj) = InMemDicomObject::read_dataset_with_ts(body, &ts) else { continue };
-        let sop_class = super::string(&obj, tags::SOP_CLASS_UID)?;
-        let sop_instance = super::string(&obj, tags::SOP_INSTANCE_UID)?;
-        let meta = dicom_object::FileMetaTableBuilder::new()
-            .media_storage_sop_class_uid(sop_class)
-            .media_storage_sop_instance_uid(sop_instance)
-            .transfer_syntax(uid);
-        return obj.with_meta(meta).ok();
-    }
-    None
 }
 
 fn one_line(s: &str) -> String {
@@ -191,6 +147,23 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = e.source();
     }
     one_line(&out)
+}
+
+/// Runs a decoder, turning its error, or its panic (codecs index past their buffers on some
+/// inconsistent input), into a one-line reason.
+fn guarded<T>(decode: impl FnOnce() -> Result<T, dicom_pixeldata::Error>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(error_chain(&e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(format!("the decoder failed ({}); the image attributes may not match the data", one_line(&what)))
+        }
+    }
 }
 
 fn attr_u16(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<u16, DisplayError> {
@@ -356,19 +329,17 @@ impl<'a> Image<'a> {
                         "{have} bytes where {frames} frame(s) of {cols}x{rows} need {need}"
                     )));
                 }
-                let px = obj.decode_pixel_data().map_err(|e| ts_error(error_chain(&e)))?;
+                let px = guarded(|| obj.decode_pixel_data()).map_err(ts_error)?;
                 (photometric, px, frames, 0)
             }
             DicomValue::PixelSequence(_) => {
                 let base = frame.filter(|_| frames > 1).unwrap_or(0);
-                let px = match frame {
+                let px = guarded(|| match frame {
                     Some(f) if frames > 1 => obj.decode_pixel_data_frame(f),
                     _ => obj.decode_pixel_data(),
-                }
-                .map_err(|e| {
-                    let mut reason = error_chain(&e);
-                    let jpeg_lossy = matches!(ts.uid(), JPEG_BASELINE | JPEG_EXTENDED);
-                    if jpeg_lossy && bits_stored > 8 {
+                })
+                .map_err(|mut reason| {
+                    if matches!(ts.uid(), JPEG_BASELINE | JPEG_EXTENDED) && bits_stored > 8 {
                         reason =
                             format!("{bits_stored}-bit lossy JPEG is not supported by the JPEG decoder ({reason})");
                     }

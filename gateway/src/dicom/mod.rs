@@ -6,6 +6,9 @@ use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
 
+pub use dicom_object;
+
+pub mod capture;
 pub mod sort;
 pub mod synthetic;
 
@@ -30,8 +33,8 @@ fn read_err(e: impl std::fmt::Display) -> DicomError {
 }
 
 /// Reads a whole instance (pixel data included) from bytes: a Part 10 file, the same without
-/// its 128-byte preamble, or a bare Implicit VR Little Endian dataset (file meta is then made
-/// up from the dataset).
+/// its 128-byte preamble, or a bare dataset (see `open_bare`: Implicit or Explicit VR Little
+/// Endian, after at most a few stray bytes; file meta is then made up from the dataset).
 pub fn open(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
     open_with(bytes, OpenFileOptions::new())
 }
@@ -46,18 +49,40 @@ fn open_with(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObjec
     if body.starts_with(b"DICM") {
         return options.read_preamble(ReadPreamble::Never).from_reader(body).map_err(read_err);
     }
-    // No file meta: the dataset alone, in the default transfer syntax.
-    let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
-    let obj = InMemDicomObject::read_dataset_with_ts(body, &ts).map_err(read_err)?;
-    let sop_class = string(&obj, tags::SOP_CLASS_UID).ok_or(DicomError::Missing("SOPClassUID"))?;
-    let sop_instance = string(&obj, tags::SOP_INSTANCE_UID).ok_or(DicomError::Missing("SOPInstanceUID"))?;
-    obj.with_meta(
-        FileMetaTableBuilder::new()
+    open_bare(bytes).ok_or_else(|| DicomError::Read("no DICM preamble and no dataset at the start".into()))
+}
+
+/// Most stray bytes tolerated before a bare dataset.
+const MAX_LEADING_JUNK: usize = 8;
+
+/// A dataset without file meta (file meta is then made up from it): Implicit or Explicit VR
+/// Little Endian, told apart by the first element's VR letters, after up to
+/// [`MAX_LEADING_JUNK`] stray leading bytes. A start is only accepted where a group 0002 or
+/// 0008 element begins, so arbitrary bytes are not taken for DICOM.
+fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
+    use dicom_transfer_syntax_registry::entries;
+    for skip in 0..=MAX_LEADING_JUNK {
+        let body = bytes.get(skip..)?;
+        let group = u16::from_le_bytes([*body.first()?, *body.get(1)?]);
+        if group != 0x0002 && group != 0x0008 {
+            continue;
+        }
+        let explicit = body.get(4..6).is_some_and(|vr| vr.iter().all(u8::is_ascii_uppercase));
+        let (ts, uid) = if explicit {
+            (entries::EXPLICIT_VR_LITTLE_ENDIAN.erased(), dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        } else {
+            (entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(), dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN)
+        };
+        let Ok(obj) = InMemDicomObject::read_dataset_with_ts(body, &ts) else { continue };
+        let sop_class = string(&obj, tags::SOP_CLASS_UID)?;
+        let sop_instance = string(&obj, tags::SOP_INSTANCE_UID)?;
+        let meta = FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(sop_class)
             .media_storage_sop_instance_uid(sop_instance)
-            .transfer_syntax(dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN),
-    )
-    .map_err(read_err)
+            .transfer_syntax(uid);
+        return obj.with_meta(meta).ok();
+    }
+    None
 }
 
 /// A text attribute, trimmed of DICOM padding.

@@ -1,0 +1,125 @@
+//! Writing DICOM Secondary Capture files: results burned into an image (the
+//! `dicom_secondary_capture` output), or a plain JPEG/PNG turned into DICOM.
+
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use sha2::{Digest, Sha256};
+
+use super::DicomError;
+
+/// 8-bit pixels for a capture: 1 sample (MONOCHROME2) or 3 (RGB, interleaved), row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureImage<'a> {
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// 1 (gray) or 3 (RGB).
+    pub samples: u16,
+    /// `width * height * samples` bytes.
+    pub pixels: &'a [u8],
+}
+
+/// The identifiers of a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureIds {
+    /// The study it belongs to.
+    pub study_instance_uid: String,
+    /// Its own series.
+    pub series_instance_uid: String,
+    /// Its own instance.
+    pub sop_instance_uid: String,
+}
+
+/// Patient and study attributes a capture takes from its source so that the viewer files it
+/// with the study (copied, never logged).
+const COPIED: [Tag; 10] = [
+    tags::PATIENT_NAME,
+    tags::PATIENT_ID,
+    tags::PATIENT_BIRTH_DATE,
+    tags::PATIENT_SEX,
+    tags::STUDY_INSTANCE_UID,
+    tags::STUDY_DATE,
+    tags::STUDY_TIME,
+    tags::STUDY_ID,
+    tags::ACCESSION_NUMBER,
+    tags::REFERRING_PHYSICIAN_NAME,
+];
+
+/// A UID under the `2.25` root derived from `seed`: the same seed always gives the same UID.
+///
+/// ```
+/// let a = gateway::dicom::capture::derived_uid("x");
+/// assert!(a.starts_with("2.25.") && a.len() <= 64);
+/// assert_eq!(a, gateway::dicom::capture::derived_uid("x"));
+/// ```
+pub fn derived_uid(seed: &str) -> String {
+    let d = Sha256::digest(seed.as_bytes());
+    let mut n = [0u8; 16];
+    n.copy_from_slice(&d[..16]);
+    format!("2.25.{}", u128::from_be_bytes(n))
+}
+
+/// A Secondary Capture Part 10 file (Explicit VR Little Endian) of `image`. With `source`,
+/// the patient and study attributes are copied from it.
+pub fn secondary_capture(
+    image: CaptureImage<'_>,
+    ids: &CaptureIds,
+    source: Option<&InMemDicomObject>,
+    description: &str,
+) -> Result<Vec<u8>, DicomError> {
+    let expected = image.width as usize * image.height as usize * usize::from(image.samples);
+    if !matches!(image.samples, 1 | 3) || image.pixels.len() != expected {
+        return Err(DicomError::Read(format!(
+            "capture pixels: {} bytes for {}x{}x{}",
+            image.pixels.len(),
+            image.width,
+            image.height,
+            image.samples
+        )));
+    }
+    let too_big = |_| DicomError::Read(format!("capture of {}x{} is too large for DICOM", image.width, image.height));
+    let (rows, cols) = (u16::try_from(image.height).map_err(too_big)?, u16::try_from(image.width).map_err(too_big)?);
+    let mut obj = InMemDicomObject::new_empty();
+    for tag in COPIED {
+        if let Some(e) = source.and_then(|s| s.element_opt(tag).ok().flatten()) {
+            obj.put(e.clone());
+        }
+    }
+    let mut put = |tag, vr, v: PrimitiveValue| obj.put(DataElement::new(tag, vr, v));
+    put(tags::SOP_CLASS_UID, VR::UI, uids::SECONDARY_CAPTURE_IMAGE_STORAGE.into());
+    put(tags::SOP_INSTANCE_UID, VR::UI, ids.sop_instance_uid.as_str().into());
+    put(tags::SERIES_INSTANCE_UID, VR::UI, ids.series_instance_uid.as_str().into());
+    put(tags::STUDY_INSTANCE_UID, VR::UI, ids.study_instance_uid.as_str().into());
+    put(tags::MODALITY, VR::CS, "OT".into());
+    put(tags::CONVERSION_TYPE, VR::CS, "WSD".into());
+    put(tags::IMAGE_TYPE, VR::CS, PrimitiveValue::Strs((&["DERIVED".to_owned(), "SECONDARY".to_owned()][..]).into()));
+    put(tags::SERIES_DESCRIPTION, VR::LO, description.into());
+    put(tags::SERIES_NUMBER, VR::IS, "999".into());
+    put(tags::INSTANCE_NUMBER, VR::IS, "1".into());
+    put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(image.samples));
+    let photometric = if image.samples == 3 { "RGB" } else { "MONOCHROME2" };
+    put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, photometric.into());
+    if image.samples == 3 {
+        put(tags::PLANAR_CONFIGURATION, VR::US, PrimitiveValue::from(0u16));
+    }
+    put(tags::ROWS, VR::US, PrimitiveValue::from(rows));
+    put(tags::COLUMNS, VR::US, PrimitiveValue::from(cols));
+    put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(8u16));
+    put(tags::BITS_STORED, VR::US, PrimitiveValue::from(8u16));
+    put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(7u16));
+    put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
+    put(tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(image.pixels.into()));
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .media_storage_sop_class_uid(uids::SECONDARY_CAPTURE_IMAGE_STORAGE)
+                .media_storage_sop_instance_uid(ids.sop_instance_uid.as_str())
+                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
+        )
+        .map_err(|e| DicomError::Read(e.to_string()))?;
+    let mut out = Vec::with_capacity(image.pixels.len() + 4096);
+    file.write_all(&mut out).map_err(|e| DicomError::Read(e.to_string()))?;
+    Ok(out)
+}

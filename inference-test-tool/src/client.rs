@@ -1,0 +1,250 @@
+//! Sending the request and reading the answer, as bytes arrive.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gateway::multipart::content_type::python_bytes_boundary;
+use gateway::multipart::{boundary_from_content_type, hex, DecodedPart, MultipartBody, MultipartDecoder, OutgoingPart};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+
+/// What to send.
+pub struct Request {
+    /// `http://host:port/route`.
+    pub url: String,
+    /// The first part (or the whole body for `studyPath` requests).
+    pub json: serde_json::Value,
+    /// Attachments: (file name, bytes).
+    pub attachments: Vec<(String, Bytes)>,
+    /// DICOM instances in send order: (file name, bytes).
+    pub dicom: Vec<(String, Bytes)>,
+    /// Send the JSON alone as `application/json` (the `studyPath` variant).
+    pub json_only: bool,
+}
+
+/// What came back.
+pub struct Exchange {
+    /// HTTP status.
+    pub status: u16,
+    /// The response's Content-Type.
+    pub content_type: Option<String>,
+    /// The parts, or why the body is not a well-formed multipart body.
+    pub parts: Result<Vec<DecodedPart>, String>,
+    /// The body when it is not multipart (an error text).
+    pub text: Option<String>,
+    /// Notes on accepted quirks (e.g. the reference server's `b'…'` boundary).
+    pub notes: Vec<String>,
+    /// SHA-256 of every part body we sent, JSON included.
+    pub input_hash: String,
+    /// Bytes sent.
+    pub sent_bytes: u64,
+    /// Bytes received.
+    pub received_bytes: u64,
+    /// From the first byte sent to the last byte received.
+    pub elapsed: Duration,
+}
+
+/// A request body that advances a progress bar as it is written.
+struct Counted {
+    inner: MultipartBody,
+    bar: ProgressBar,
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let next = this.inner.next();
+        if let Some(b) = &next {
+            this.bar.inc(b.len() as u64);
+        }
+        Poll::Ready(next.map(|b| Ok(Frame::data(b))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::Body::size_hint(&self.inner)
+    }
+}
+
+fn boundary_for(body: &[u8]) -> String {
+    // Unique enough and never inside a part: derived from the content's hash.
+    format!("arterys-test-tool-{}", &hex(&Sha256::digest(body))[..20])
+}
+
+/// Sends `req` and reads the whole answer. `Err` is a transport failure (no answer at all).
+pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
+    let json_bytes = Bytes::from(serde_json::to_vec(&req.json).map_err(|e| e.to_string())?);
+    let mut hasher = Sha256::new();
+    hasher.update(&json_bytes);
+    let (content_type, body) = if req.json_only {
+        ("application/json".to_owned(), MultipartBodyOrJson::Json(json_bytes.clone()))
+    } else {
+        let mut parts = vec![OutgoingPart::new("application/json", json_bytes.clone())
+            .header("Content-Disposition", "form-data; name=\"request_json\"")];
+        for (name, bytes) in &req.attachments {
+            hasher.update(bytes);
+            parts.push(OutgoingPart::new("application/octet-stream", bytes.clone()).header(
+                "Content-Disposition",
+                &format!("form-data; name=\"attachment\"; filename=\"{}\"", quote(name)),
+            ));
+        }
+        for (name, bytes) in &req.dicom {
+            hasher.update(bytes);
+            parts.push(
+                OutgoingPart::new("application/dicom", bytes.clone())
+                    .header("Content-Disposition", &format!("form-data; name=\"file\"; filename=\"{}\"", quote(name))),
+            );
+        }
+        let boundary = boundary_for(&hasher.clone().finalize());
+        (
+            format!("multipart/related; boundary={boundary}"),
+            MultipartBodyOrJson::Multipart(MultipartBody::new(boundary, parts)),
+        )
+    };
+    let input_hash = hex(&hasher.finalize());
+    let started = Instant::now();
+    let client = Client::builder(TokioExecutor::new())
+        .build_http::<http_body_util::Either<Counted, http_body_util::Full<Bytes>>>();
+    let (body, sent_bytes) = match body {
+        MultipartBodyOrJson::Json(j) => {
+            let n = j.len() as u64;
+            (http_body_util::Either::Right(http_body_util::Full::new(j)), n)
+        }
+        MultipartBodyOrJson::Multipart(m) => {
+            let n = http_body::Body::size_hint(&m).exact().unwrap_or(0);
+            bar.set_length(n);
+            (http_body_util::Either::Left(Counted { inner: m, bar: bar.clone() }), n)
+        }
+    };
+    let request = http::Request::post(&req.url)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .map_err(|e| format!("invalid request to {}: {e}", req.url))?;
+    let resp = client.request(request).await.map_err(|e| describe_transport(&req.url, &e))?;
+    bar.finish_and_clear();
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut ex = Exchange {
+        status,
+        content_type: content_type.clone(),
+        parts: Err("no body".into()),
+        text: None,
+        notes: Vec::new(),
+        input_hash,
+        sent_bytes,
+        received_bytes: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut body = resp.into_body();
+    let boundary = content_type.as_deref().map(boundary_from_content_type);
+    let Some(Ok(boundary)) = boundary else {
+        // Not multipart: read it as text (an error message).
+        let bytes = body.collect().await.map_err(|e| format!("reading the answer: {e}"))?.to_bytes();
+        ex.received_bytes = bytes.len() as u64;
+        ex.elapsed = started.elapsed();
+        ex.text = Some(String::from_utf8_lossy(&bytes).into_owned());
+        ex.parts = Err(match content_type {
+            None => "the answer has no Content-Type".into(),
+            Some(ct) => format!("the answer's Content-Type {ct:?} is not multipart/related with a boundary"),
+        });
+        return Ok(ex);
+    };
+    // The reference server wrote `b'abc'` in the header; its body used either that or `abc`.
+    // Look at the start of the body to tell which before decoding.
+    let mut head = Vec::new();
+    let mut decoder: Option<MultipartDecoder> = None;
+    let mut failure = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("reading the answer: {e}"))?;
+        let Ok(data) = frame.into_data() else { continue };
+        ex.received_bytes += data.len() as u64;
+        if failure.is_some() {
+            continue;
+        }
+        let d = match decoder.as_mut() {
+            Some(d) => d,
+            None => {
+                head.extend_from_slice(&data);
+                if head.len() < 1024 {
+                    continue;
+                }
+                match pick_decoder(&boundary, &head) {
+                    Ok((d, note)) => {
+                        ex.notes.extend(note);
+                        let d = decoder.insert(d);
+                        if let Err(e) = d.feed(&std::mem::take(&mut head)) {
+                            failure = Some(e.to_string());
+                        }
+                    }
+                    Err(e) => failure = Some(e),
+                }
+                continue;
+            }
+        };
+        if let Err(e) = d.feed(&data) {
+            failure = Some(e.to_string());
+        }
+    }
+    ex.elapsed = started.elapsed();
+    if decoder.is_none() && failure.is_none() {
+        match pick_decoder(&boundary, &head) {
+            Ok((mut d, note)) => {
+                ex.notes.extend(note);
+                if let Err(e) = d.feed(&head) {
+                    failure = Some(e.to_string());
+                }
+                decoder = Some(d);
+            }
+            Err(e) => failure = Some(e),
+        }
+    }
+    ex.parts = match (failure, decoder) {
+        (Some(e), _) => Err(e),
+        (None, Some(d)) => d.finish().map(|(p, _)| p).map_err(|e| e.to_string()),
+        (None, None) => Err("empty body".into()),
+    };
+    Ok(ex)
+}
+
+enum MultipartBodyOrJson {
+    Json(Bytes),
+    Multipart(MultipartBody),
+}
+
+fn pick_decoder(boundary: &str, head: &[u8]) -> Result<(MultipartDecoder, Option<String>), String> {
+    let has = |b: &str| memchr_find(head, format!("--{b}").as_bytes());
+    let mut chosen = (boundary, None);
+    if let Some(bare) = python_bytes_boundary(boundary) {
+        let note = format!("the server wrote its boundary in Python bytes notation ({boundary}), as the reference did");
+        chosen = (if !has(boundary) && has(bare) { bare } else { boundary }, Some(note));
+    }
+    let d = MultipartDecoder::new(chosen.0).map_err(|e| e.to_string())?;
+    Ok((d, chosen.1))
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len().max(1)).any(|w| w == needle)
+}
+
+fn quote(name: &str) -> String {
+    name.replace(['"', '\r', '\n'], "_")
+}
+
+fn describe_transport(url: &str, e: &hyper_util::client::legacy::Error) -> String {
+    let mut msg = format!("cannot reach {url}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}

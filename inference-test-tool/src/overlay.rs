@@ -1,0 +1,145 @@
+//! What the viewer would show on each image: the rendered DICOM frame with every result that
+//! belongs to it drawn on top.
+
+use gateway::{BinaryType, InferenceResponse, MaskShape, Palette};
+use serde_json::Value;
+
+use crate::draw::{palette_color, Canvas};
+use crate::input::Study;
+
+/// Boxes are red, as in the viewer.
+const BOX_COLOR: [u8; 3] = [255, 0, 0];
+/// Measurement lines.
+const LINE_COLOR: [u8; 3] = [0, 255, 255];
+/// Masks are laid at 50% opacity.
+const MASK_ALPHA: f32 = 0.5;
+
+/// Draws every result for `instance` (its index in send order), frame `frame` (1-based) of
+/// `frames`, on `canvas`. `labels` adds the study and series `*_ml_json` as text.
+pub fn draw_results(
+    canvas: &mut Canvas,
+    r: &InferenceResponse,
+    study: &Study,
+    instance: usize,
+    frame: u32,
+    frames: u32,
+    labels: bool,
+) {
+    let info = &study.instances[instance].info;
+    let sop = info.sop_instance_uid.as_str();
+    let same_frame = |f: Option<u32>| f.unwrap_or(1) == frame || (frames == 1 && f.is_none());
+    let j = r.json();
+    let thick = (canvas.width.max(canvas.height) / 300).max(1);
+    let scale = if canvas.width >= 400 { 2 } else { 1 };
+
+    let mut mask_index = 0;
+    for (part, buf) in j.parts.iter().zip(r.buffers()) {
+        if !part.binary_type.is_mask() {
+            continue;
+        }
+        let color = palette_color(mask_index);
+        mask_index += 1;
+        let Some(shape) = part.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) else { continue };
+        let (tn, dn, h, w) = shape.dims();
+        let plane = h as usize * w as usize;
+        let slice: Option<&[u8]> = if let Some(img) = &part.dicom_image {
+            (img.sop_instance_uid == sop && same_frame(img.frame_number)).then(|| buf.get(..plane)).flatten()
+        } else if shape.is_image() {
+            None
+        } else if frame == 1 {
+            // 3D: slice k of the mask on the k-th image of the sorted series; a mask with one
+            // timepoint goes on the first timepoint's images only.
+            series_position(study, part.series_instance_uid.as_deref(), instance)
+                .filter(|&(t, z)| t < tn as usize && z < dn as usize)
+                .and_then(|(t, z)| buf.get((t * dn as usize + z) * plane..(t * dn as usize + z + 1) * plane))
+        } else {
+            None
+        };
+        let Some(slice) = slice else { continue };
+        match &part.binary_type {
+            BinaryType::ProbabilityMask => {
+                let cut = (part.probability_threshold.unwrap_or(0.5) * 255.0).ceil().clamp(0.0, 255.0) as u8;
+                // A threshold of 0 still leaves value 0 untouched: nothing was found there.
+                canvas.overlay_mask(slice, w, h, |v| (v > 0 && v >= cut).then_some((color, MASK_ALPHA)));
+            }
+            BinaryType::BooleanMask => canvas.overlay_mask(slice, w, h, |v| (v != 0).then_some((color, MASK_ALPHA))),
+            BinaryType::NumericLabelMask => {
+                canvas.overlay_mask(slice, w, h, |v| (v != 0).then(|| (palette_color(usize::from(v) - 1), MASK_ALPHA)))
+            }
+            BinaryType::Heatmap => {
+                let lut = heatmap_lut(r, part.palette.as_deref());
+                canvas.overlay_mask(slice, w, h, |v| {
+                    let [r, g, b, a] = lut[usize::from(v)];
+                    (a > 0).then_some(([r, g, b], f32::from(a) / 255.0))
+                })
+            }
+            _ => {}
+        }
+    }
+
+    for b in j.bounding_boxes_2d.iter().flatten().filter(|b| b.sop_instance_uid == sop && same_frame(b.frame_number)) {
+        canvas.rect(b.top_left, b.bottom_right, BOX_COLOR, thick);
+        if labels {
+            canvas.text(b.top_left[0], b.top_left[1] - 10 * i64::from(scale), &b.label, BOX_COLOR, scale);
+        }
+    }
+    for m in
+        j.linear_measurements_2d.iter().flatten().filter(|m| m.sop_instance_uid == sop && same_frame(m.frame_number))
+    {
+        canvas.line(m.start, m.end, LINE_COLOR, thick);
+        if labels {
+            canvas.text(m.end[0] as i64 + 4, m.end[1] as i64 - 4, &m.label, LINE_COLOR, scale);
+        }
+    }
+    if labels {
+        let mut y = 2;
+        if let Some(study_json) = &j.study_ml_json {
+            y += canvas.text(2, y, &format!("study: {}", describe(study_json)), [255, 255, 255], scale) as i64 + 2;
+        }
+        if let Some(series) = j.series_ml_json.as_ref().and_then(|m| m.get(&info.series_instance_uid)) {
+            canvas.text(2, y, &format!("series: {}", describe(series)), [255, 255, 0], scale);
+        }
+    }
+}
+
+/// (timepoint, slice) of an instance within the named series (or the only one).
+fn series_position(study: &Study, series_uid: Option<&str>, instance: usize) -> Option<(usize, usize)> {
+    let series = match series_uid {
+        Some(uid) => study.series.iter().find(|s| s.series_instance_uid == uid)?,
+        None if study.series.len() == 1 => study.series.first()?,
+        None => return None,
+    };
+    series
+        .timepoints
+        .iter()
+        .enumerate()
+        .find_map(|(t, slices)| slices.iter().position(|&i| i == instance).map(|z| (t, z)))
+}
+
+/// The lookup table of a heatmap: its palette's, or JET.
+pub fn heatmap_lut(r: &InferenceResponse, palette: Option<&str>) -> [[u8; 4]; 256] {
+    palette
+        .and_then(|name| r.json().palettes.as_ref()?.get(name))
+        .filter(|p| p.check().is_ok())
+        .map_or_else(Palette::jet_lookup_table, Palette::lookup_table)
+}
+
+/// A one-line rendering of free-form results: `label (score)` when there is a label, else
+/// `key: value, ...`.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut lines: Vec<String> = Vec::new();
+            for (k, val) in m {
+                let val = match val {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                lines.push(format!("{k}: {val}"));
+            }
+            lines.join("\n")
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
