@@ -2,6 +2,9 @@
 
 use font8x8::legacy::BASIC_LEGACY;
 
+/// How a mask value is drawn: `None` leaves the pixel alone, otherwise a color and its opacity.
+type MaskStyle = Option<([u8; 3], f32)>;
+
 /// Color of the translucent box drawn behind text.
 const TEXT_BACKGROUND: [u8; 3] = [0, 0, 0];
 /// Opacity of the translucent box drawn behind text.
@@ -238,7 +241,7 @@ impl Canvas {
             return;
         }
         let (cw, ch) = (self.width as usize, self.height as usize);
-        let mut cache: [Option<Option<([u8; 3], f32)>>; 256] = [None; 256];
+        let mut cache: [Option<MaskStyle>; 256] = [None; 256];
         let mx_of: Vec<usize> = (0..cw).map(|x| x * mw / cw).collect();
         for y in 0..ch {
             let row = &mask[(y * mh / ch) * mw..][..mw];

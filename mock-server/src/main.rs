@@ -1,52 +1,15 @@
 //! `mock-server`: an Arterys inference service that answers every kind of result the viewer
 //! understands, on real studies, through the `gateway` crate. Start here, then copy the mode
-//! closest to your model.
-
-mod capture;
-mod results;
-mod study;
+//! closest to your model (see the `mock_server` library).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use gateway::{Gateway, HandlerResult, InferenceCommand, InferenceInput, InferenceResponse, Readiness};
-use results::MaskKind;
-use study::Study;
+use clap::Parser;
+use mock_server::{service, warm_up, Mode};
 use tracing::{error, info};
-
-/// What the server answers when the request's `inference_command` does not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Mode {
-    /// By inference_command (get-bounding-box-2d: boxes; get-probability-mask: masks); boxes otherwise
-    Auto,
-    /// A bounding box on every image (`-b`)
-    Boxes,
-    /// A 2D probability mask per image: a disc in the middle (`-s2D`)
-    Seg2d,
-    /// A 3D probability mask per series: a ball growing from the centre slice (`-s3D`)
-    Seg3d,
-    /// Boolean masks: 3D per series with geometry, 2D per image otherwise
-    Boolean,
-    /// Heatmaps through an anchorpoint palette: 3D per series with geometry, 2D otherwise
-    Heatmap,
-    /// Numeric label masks (Core, Rim, Halo) with their label map
-    NumericLabels,
-    /// Study and series classification JSON (`-cl`)
-    Classification,
-    /// A linear measurement across every image
-    Measurements,
-    /// A DICOM Secondary Capture per series with the result burned in
-    SecondaryCapture,
-}
-
-impl Mode {
-    fn name(self) -> String {
-        self.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
-    }
-}
 
 /// An Arterys inference service that answers with every kind of result, for trying the
 /// protocol end to end before your own model is wired in.
@@ -99,61 +62,6 @@ fn legacy_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
-/// Answers one request in `mode`, unless its inference_command says otherwise.
-fn answer(mode: Mode, input: InferenceInput) -> HandlerResult {
-    let study = Study::read(&input)?;
-    let mode = match (&input.request.inference_command, mode) {
-        (Some(InferenceCommand::BoundingBox2d), _) => Mode::Boxes,
-        (Some(InferenceCommand::ProbabilityMask), _) => {
-            let mut r = InferenceResponse::new();
-            results::masks_by_geometry(MaskKind::Probability, &study, &mut r)?;
-            info!("get-probability-mask: {} mask parts for {} series", r.json().parts.len(), study.series.len());
-            return Ok(r);
-        }
-        (_, Mode::Auto) => Mode::Boxes,
-        (_, m) => m,
-    };
-    info!("answering {} for {} images in {} series", mode.name(), study.instances.len(), study.series.len());
-    let mut r = InferenceResponse::new();
-    match mode {
-        Mode::Auto | Mode::Boxes => results::boxes(&study, &mut r),
-        Mode::Seg2d => results::masks_2d(MaskKind::Probability, &study, &mut r)?,
-        Mode::Seg3d => results::masks_3d(MaskKind::Probability, &study, &mut r)?,
-        Mode::Boolean => results::masks_by_geometry(MaskKind::Boolean, &study, &mut r)?,
-        Mode::Heatmap => results::masks_by_geometry(MaskKind::Heatmap, &study, &mut r)?,
-        Mode::NumericLabels => results::masks_by_geometry(MaskKind::NumericLabels, &study, &mut r)?,
-        Mode::Classification => results::classification(&study, &mut r),
-        Mode::Measurements => results::measurements(&study, &mut r),
-        Mode::SecondaryCapture => capture::secondary_captures(&input, &study, &mut r)?,
-    }
-    Ok(r)
-}
-
-/// Start-up work: every mode answers a synthetic slice with a valid response. `/healthcheck`
-/// says READY only after it.
-fn warm_up(delay: Duration) -> Result<(), String> {
-    let slice =
-        gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.543.1", 0, 64, 64).map_err(|e| e.to_string())?;
-    for mode in Mode::value_variants() {
-        let input = InferenceInput {
-            request: Default::default(),
-            json: Default::default(),
-            dicom: vec![gateway::RequestPart { index: 1, headers: Default::default(), body: slice.clone().into() }],
-            attachments: vec![],
-            input_hash: String::new(),
-            route: "/".into(),
-            study_dir: None,
-        };
-        // Quietly: these are not requests.
-        let r =
-            tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || answer(*mode, input))
-                .map_err(|e| format!("{}: {e}", mode.name()))?;
-        r.validate().map_err(|e| format!("{}: {e}", mode.name()))?;
-    }
-    std::thread::sleep(delay);
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(legacy_args(std::env::args()));
@@ -172,18 +80,9 @@ async fn main() -> std::process::ExitCode {
 
     let ready = Arc::new(AtomicBool::new(false));
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut gw = Gateway::new()
-        .readiness({
-            let ready = Arc::clone(&ready);
-            move || if ready.load(Ordering::Acquire) { Readiness::Ready } else { Readiness::NotReady("LOADING".into()) }
-        })
+    let mut gw = service(cli.mode, Arc::clone(&ready))
         .max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus))
         .body_limit(cli.body_limit_mib << 20);
-    let startup = cli.mode;
-    gw = gw.route("/", move |input| answer(startup, input));
-    for mode in Mode::value_variants().iter().copied() {
-        gw = gw.route(&format!("/{}", mode.name()), move |input| answer(mode, input));
-    }
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }

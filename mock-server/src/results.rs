@@ -12,9 +12,13 @@ use crate::study::{FrameRef, Study};
 /// The mask kinds a mode can draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskKind {
+    /// `probability_mask`, shown above 0.5.
     Probability,
+    /// `boolean_mask`.
     Boolean,
+    /// `heatmap` through the `heat` palette.
     Heatmap,
+    /// `numeric_label_mask` with Core, Rim and Halo.
     NumericLabels,
 }
 

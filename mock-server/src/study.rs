@@ -16,6 +16,7 @@ pub struct Study {
 pub struct FrameRef<'a> {
     /// Position in the request's DICOM list.
     pub index: usize,
+    /// Its header facts.
     pub info: &'a InstanceInfo,
     /// 1-based frame, `None` for single-frame instances.
     pub frame: Option<u32>,
