@@ -9,7 +9,7 @@ use bytes::Bytes;
 use gateway::multipart::content_type::python_bytes_boundary;
 use gateway::multipart::{boundary_from_content_type, hex, DecodedPart, MultipartBody, MultipartDecoder, OutgoingPart};
 use http_body::Frame;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Either, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use indicatif::ProgressBar;
@@ -86,7 +86,7 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
     let mut hasher = Sha256::new();
     hasher.update(&json_bytes);
     let (content_type, body) = if req.json_only {
-        ("application/json".to_owned(), MultipartBodyOrJson::Json(json_bytes.clone()))
+        ("application/json".to_owned(), Either::Right(Full::new(json_bytes.clone())))
     } else {
         let mut parts = vec![OutgoingPart::new("application/json", json_bytes.clone())
             .header("Content-Disposition", "form-data; name=\"request_json\"")];
@@ -107,24 +107,14 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
         let boundary = boundary_for(&hasher.clone().finalize());
         (
             format!("multipart/related; boundary={boundary}"),
-            MultipartBodyOrJson::Multipart(MultipartBody::new(boundary, parts)),
+            Either::Left(Counted { inner: MultipartBody::new(boundary, parts), bar: bar.clone() }),
         )
     };
     let input_hash = hex(&hasher.finalize());
     let started = Instant::now();
-    let client = Client::builder(TokioExecutor::new())
-        .build_http::<http_body_util::Either<Counted, http_body_util::Full<Bytes>>>();
-    let (body, sent_bytes) = match body {
-        MultipartBodyOrJson::Json(j) => {
-            let n = j.len() as u64;
-            (http_body_util::Either::Right(http_body_util::Full::new(j)), n)
-        }
-        MultipartBodyOrJson::Multipart(m) => {
-            let n = http_body::Body::size_hint(&m).exact().unwrap_or(0);
-            bar.set_length(n);
-            (http_body_util::Either::Left(Counted { inner: m, bar: bar.clone() }), n)
-        }
-    };
+    let sent_bytes = http_body::Body::size_hint(&body).exact().unwrap_or(0);
+    bar.set_length(sent_bytes);
+    let client = Client::builder(TokioExecutor::new()).build_http::<Either<Counted, Full<Bytes>>>();
     let request = http::Request::post(&req.url)
         .header(http::header::CONTENT_TYPE, content_type)
         .body(body)
@@ -213,11 +203,6 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
         (None, None) => Err("empty body".into()),
     };
     Ok(ex)
-}
-
-enum MultipartBodyOrJson {
-    Json(Bytes),
-    Multipart(MultipartBody),
 }
 
 fn pick_decoder(boundary: &str, head: &[u8]) -> Result<(MultipartDecoder, Option<String>), String> {

@@ -677,6 +677,7 @@ fn lut_to_8bit(data: &[u8], entries: usize, depth: i64) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::InMemDicomObject;
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/dicom/");
 
