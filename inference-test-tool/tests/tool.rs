@@ -501,3 +501,54 @@ async fn nothing_to_send_and_no_server_are_clear_errors() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_model_masks_follow_the_anatomy() {
+    use std::sync::OnceLock;
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models");
+    let config = mock_server::model::config::ModelConfig::load(&models.join("demo_body.yaml")).unwrap();
+    let model = mock_server::model::OnnxModel::load(config.model.as_ref().unwrap(), config.clone()).unwrap();
+    let cell = Arc::new(OnceLock::new());
+    let _ = cell.set(model);
+    let gw = mock_server::with_model(mock_server::service(Mode::Auto, Arc::new(AtomicBool::new(true))), cell);
+    let server = gw.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+
+    let out = out_dir("model");
+    let o = tool(addr, &["-i", shared("arterys/test_3d").to_str().unwrap(), "-l"], &out).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r = response(&out);
+    assert_eq!(r.parts.len(), 1);
+    assert_eq!(r.study_ml_json.as_ref().unwrap()["label"], "Body");
+    let (shape, mask) = npy(&out.join("output_masks_0.npy"));
+    assert_eq!(shape, vec![1, 3, 512, 512]);
+    let cut = 128u8;
+    let inside = mask.iter().filter(|&&v| v >= cut).count();
+    let frac = inside as f64 / mask.len() as f64;
+    assert!(frac > 0.05 && frac < 0.95, "mask covers {:.1}% of the volume: neither empty nor full", frac * 100.0);
+    // Foreground is brighter than background in the image itself.
+    let pngs = pngs(&out);
+    let (mut fg, mut bg) = ((0f64, 0usize), (0f64, 0usize));
+    for file in sorted_files("arterys/test_3d") {
+        let (index, _) = &pngs[file.file_name().unwrap().to_str().unwrap()];
+        let orig = plain(&file);
+        let slice = &mask[index * 512 * 512..(index + 1) * 512 * 512];
+        for (i, &m) in slice.iter().enumerate() {
+            let v = f64::from(orig.rgb[i * 3]);
+            if m >= cut {
+                fg = (fg.0 + v, fg.1 + 1);
+            } else {
+                bg = (bg.0 + v, bg.1 + 1);
+            }
+        }
+    }
+    let (fg_mean, bg_mean) = (fg.0 / fg.1 as f64, bg.0 / bg.1 as f64);
+    assert!(fg_mean > bg_mean + 20.0, "foreground {fg_mean:.1} vs background {bg_mean:.1}");
+
+    // An image that cannot be decoded gets a 422 naming it.
+    let o = tool(addr, &["-i", shared("pydicom/JPEG-lossy.dcm").to_str().unwrap()], &out_dir("model-422")).await;
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HTTP 422") && err.contains("cannot be decoded"), "{err}");
+}

@@ -3,11 +3,12 @@
 //! around [`service`]; tests and benchmarks start the same service in-process.
 
 pub mod capture;
+pub mod model;
 pub mod results;
 pub mod study;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::ValueEnum;
@@ -120,4 +121,19 @@ pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {
         gw = gw.route(&format!("/{}", mode.name()), move |input| answer(mode, input));
     }
     gw
+}
+
+/// Serves an ONNX model on `/` and `/model` (once `model` is set; 503 before), on top of
+/// [`service`]'s routes.
+pub fn with_model(gw: Gateway, model: Arc<OnceLock<model::OnnxModel>>) -> Gateway {
+    let answer = move |input: InferenceInput| match model.get() {
+        Some(m) => {
+            info!("running the model on {} images", input.dicom.len());
+            m.answer(&input)
+        }
+        None => Err(gateway::HandlerError::unavailable("the model is still loading")),
+    };
+    let answer = Arc::new(answer);
+    let a = Arc::clone(&answer);
+    gw.route("/", move |input| a(input)).route("/model", move |input| answer(input))
 }

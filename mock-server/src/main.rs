@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use mock_server::{service, warm_up, Mode};
+use mock_server::model::{config::ModelConfig, OnnxModel};
+use mock_server::{service, warm_up, with_model, Mode};
+use std::sync::OnceLock;
 use tracing::{error, info};
 
 /// An Arterys inference service that answers with every kind of result, for trying the
@@ -48,6 +50,13 @@ struct Cli {
     /// Extra start-up time before /healthcheck says READY, to rehearse a slow model load
     #[arg(long, default_value_t = 0)]
     startup_delay_ms: u64,
+    /// An ONNX model to serve on `/` (and `/model`), run with tract; needs --model-config
+    /// unless the config names the model
+    #[arg(long, env = "MOCK_SERVER_MODEL")]
+    model: Option<PathBuf>,
+    /// The model's YAML config: input layout and size, preprocessing, what each output means
+    #[arg(long, env = "MOCK_SERVER_MODEL_CONFIG")]
+    model_config: Option<PathBuf>,
 }
 
 /// The reference's single-dash flags, accepted anywhere so existing start scripts work.
@@ -78,11 +87,38 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
 
+    let model_config = match (&cli.model, &cli.model_config) {
+        (None, None) => None,
+        (_, None) => {
+            eprintln!("mock-server: --model needs --model-config (input layout and size, outputs)");
+            return std::process::ExitCode::from(2);
+        }
+        (model, Some(path)) => match ModelConfig::load(path) {
+            Ok(mut c) => {
+                if let Some(m) = model {
+                    c.model = Some(m.clone());
+                }
+                if c.model.is_none() {
+                    eprintln!("mock-server: no model: give --model or `model:` in {}", path.display());
+                    return std::process::ExitCode::from(2);
+                }
+                Some(c)
+            }
+            Err(e) => {
+                eprintln!("mock-server: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+    };
     let ready = Arc::new(AtomicBool::new(false));
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let model = Arc::new(OnceLock::new());
     let mut gw = service(cli.mode, Arc::clone(&ready))
         .max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus))
         .body_limit(cli.body_limit_mib << 20);
+    if model_config.is_some() {
+        gw = with_model(gw, Arc::clone(&model));
+    }
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }
@@ -99,14 +135,37 @@ async fn main() -> std::process::ExitCode {
     };
     info!("mock-server in {} mode", cli.mode.name());
     let delay = Duration::from_millis(cli.startup_delay_ms);
-    tokio::task::spawn_blocking(move || match warm_up(delay) {
-        Ok(()) => {
-            ready.store(true, Ordering::Release);
-            info!("READY");
+    let startup = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        if let Some(config) = model_config {
+            let path = config.model.clone().unwrap_or_default();
+            let started = std::time::Instant::now();
+            let loaded = OnnxModel::load(&path, config)?;
+            info!("model {} loaded and optimized in {} ms", path.display(), started.elapsed().as_millis());
+            let _ = model.set(loaded);
         }
-        Err(e) => error!("start-up check failed, staying not ready: {e}"),
+        warm_up(delay)
     });
-    match server.run().await {
+    let serving = server.run();
+    tokio::pin!(serving);
+    tokio::select! {
+        started = startup => match started.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(()) => {
+                ready.store(true, Ordering::Release);
+                info!("READY");
+            }
+            Err(e) => {
+                error!("start-up failed: {e}");
+                eprintln!("mock-server: start-up failed: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        result = &mut serving => return exit_of(result),
+    }
+    exit_of(serving.await)
+}
+
+fn exit_of(result: std::io::Result<()>) -> std::process::ExitCode {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             error!("server failed: {e}");

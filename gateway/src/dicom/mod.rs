@@ -96,6 +96,10 @@ fn floats<const N: usize>(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Optio
     obj.element_opt(tag).ok()??.to_multi_float64().ok()?.try_into().ok()
 }
 
+fn first_float(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<f64> {
+    obj.element_opt(tag).ok()??.to_multi_float64().ok()?.first().copied()
+}
+
 fn int(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<i64> {
     obj.element_opt(tag).ok()??.to_int::<i64>().ok()
 }
@@ -128,6 +132,8 @@ pub struct InstanceInfo {
     pub instance_number: Option<i64>,
     /// TemporalPositionIdentifier, for dynamic series.
     pub temporal_position: Option<i64>,
+    /// The first VOI window, `[center, width]`, when the file has one.
+    pub window: Option<[f64; 2]>,
 }
 
 impl InstanceInfo {
@@ -160,6 +166,10 @@ impl InstanceInfo {
             image_orientation: floats(obj, tags::IMAGE_ORIENTATION_PATIENT),
             instance_number: int(obj, tags::INSTANCE_NUMBER),
             temporal_position: int(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
+            window: first_float(obj, tags::WINDOW_CENTER)
+                .zip(first_float(obj, tags::WINDOW_WIDTH))
+                .filter(|(_, w)| *w > 0.0)
+                .map(|(c, w)| [c, w]),
         })
     }
 

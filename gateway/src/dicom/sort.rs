@@ -40,7 +40,7 @@ impl SortedSeries {
 ///     sop_instance_uid: uid.into(), sop_class_uid: None, series_instance_uid: "s".into(),
 ///     study_instance_uid: None, modality: None, rows: 1, columns: 1, number_of_frames: 1,
 ///     image_position: Some([0.0, 0.0, z]), image_orientation: Some([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
-///     instance_number: None, temporal_position: None,
+///     instance_number: None, temporal_position: None, window: None,
 /// };
 /// let s = sort_study(&[img("a", 5.0), img("b", -2.0), img("c", 1.0)]);
 /// assert_eq!(s[0].timepoints, vec![vec![1, 2, 0]]);

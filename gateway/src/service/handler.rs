@@ -84,6 +84,11 @@ impl HandlerError {
         Self { status: 422, message: message.into() }
     }
 
+    /// 503: the service cannot take the request now (e.g. its model is still loading).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self { status: 503, message: message.into() }
+    }
+
     /// 500: the service failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self { status: 500, message: message.into() }
