@@ -70,7 +70,6 @@ impl Canvas {
 
     /// The color of pixel (x, y); black when out of bounds.
     // Part of the canvas API (used by the tests) even while the binary itself only draws.
-    #[allow(dead_code)]
     pub fn get(&self, x: u32, y: u32) -> [u8; 3] {
         self.offset(i64::from(x), i64::from(y))
             .and_then(|i| self.rgb.get(i..i + 3))

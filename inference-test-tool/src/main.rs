@@ -1,23 +1,14 @@
 //! `send-inference-request`: sends a DICOM study to an Arterys inference service, checks the
 //! answer against the protocol, and draws what the viewer would show as PNG overlays.
 
-mod check;
-mod client;
-mod draw;
-mod gallery;
-mod input;
-mod npy;
-mod overlay;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use clap::Parser;
 use gateway::{InferenceResponse, MaskShape};
-use indicatif::{ProgressBar, ProgressStyle};
+use inference_test_tool::output::{bar, file_name, render_pngs};
+use inference_test_tool::{check, client, gallery, input, npy};
 
 /// Sends DICOM studies to an Arterys inference service and draws what the viewer would show.
 ///
@@ -75,17 +66,6 @@ fn key_value(s: &str) -> Result<(String, String), String> {
         return Err(format!("{s:?} has an empty key"));
     }
     Ok((k.to_owned(), v.to_owned()))
-}
-
-fn bar(len: u64, what: &str, bytes: bool) -> ProgressBar {
-    let template =
-        if bytes { "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}" } else { "{msg} [{bar:30}] {pos}/{len}" };
-    let pb = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_message(what.to_owned());
-    pb
 }
 
 fn mb(bytes: u64) -> String {
@@ -204,10 +184,6 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
-fn file_name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
-}
-
 /// `2 bounding boxes, 1 probability_mask (3D), ...`
 fn describe_response(r: &InferenceResponse) -> String {
     let j = r.json();
@@ -268,7 +244,7 @@ fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> s
             }
         }
     }
-    let (items, failures) = render_pngs(cli, study, checked.response.as_ref())?;
+    let (items, failures) = render_pngs(study, checked.response.as_ref(), &cli.output, cli.include_label_plots)?;
     for f in &failures {
         eprintln!("not drawn: {f}");
     }
@@ -287,78 +263,4 @@ fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> s
     );
     std::fs::write(out.join("index.html"), html)?;
     Ok(format!("response.json, {} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()))
-}
-
-/// Renders every image (every frame) with its results, in parallel, one PNG each.
-fn render_pngs(
-    cli: &Cli,
-    study: &input::Study,
-    response: Option<&InferenceResponse>,
-) -> std::io::Result<(Vec<gallery::GalleryItem>, Vec<String>)> {
-    let empty = InferenceResponse::new();
-    let response = response.unwrap_or(&empty);
-    let next = AtomicUsize::new(0);
-    let items = Mutex::new(Vec::new());
-    let failures = Mutex::new(Vec::new());
-    let io_error = Mutex::new(None);
-    let pb = bar(study.instances.len() as u64, "drawing", false);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(study.instances.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(inst) = study.instances.get(i) else { break };
-                let name = file_name(&inst.path);
-                match gateway::dicom::display::render(&inst.bytes) {
-                    Err(e) => lock(&failures).push(format!("{}: {e}", inst.path.display())),
-                    Ok(frames) => {
-                        let count = frames.len() as u32;
-                        for (f, frame) in frames.into_iter().enumerate() {
-                            let mut canvas = draw::Canvas::new(frame.width, frame.height, frame.rgb);
-                            overlay::draw_results(
-                                &mut canvas,
-                                response,
-                                study,
-                                i,
-                                f as u32 + 1,
-                                count,
-                                cli.include_label_plots,
-                            );
-                            let file = if count > 1 {
-                                format!("{i}_{name}_frame{}.png", f + 1)
-                            } else {
-                                format!("{i}_{name}.png")
-                            };
-                            let written = canvas
-                                .to_png()
-                                .map_err(std::io::Error::other)
-                                .and_then(|png| std::fs::write(cli.output.join(&file), png));
-                            match written {
-                                Ok(()) => lock(&items).push((
-                                    i,
-                                    f,
-                                    gallery::GalleryItem { caption: file.clone(), file_name: file },
-                                )),
-                                Err(e) => *lock(&io_error) = Some(e),
-                            }
-                        }
-                    }
-                }
-                pb.inc(1);
-            });
-        }
-    });
-    pb.finish_and_clear();
-    if let Some(e) = io_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    let mut items = items.into_inner().unwrap_or_else(|p| p.into_inner());
-    items.sort_by_key(|(i, f, _)| (*i, *f));
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok((items.into_iter().map(|(_, _, g)| g).collect(), failures))
-}
-
-/// A poisoned lock still holds usable data: a panicking worker must not lose the others' work.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

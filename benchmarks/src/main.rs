@@ -1,0 +1,544 @@
+//! `bench`: the project's benchmarks in one binary. It generates its own data (a synthetic CT
+//! series written with dicom-object), starts the mock server as a child process (so its memory
+//! is measured alone), and prints each figure as a ratio to a floor measured in the same run.
+//!
+//! ```sh
+//! cargo run --release -p benchmarks -- all
+//! ```
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use gateway::multipart::{hex, MultipartBody, MultipartDecoder, OutgoingPart};
+use gateway::{InferenceInput, Mask, MaskShape, RequestPart};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use mock_server::Mode;
+use sha2::{Digest, Sha256};
+
+/// Benchmarks of the gateway, the mock server, the test tool and the ONNX model path.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Cli {
+    /// What to measure (default: all)
+    #[command(subcommand)]
+    what: Option<What>,
+    /// Slices of the large study (512x512, 16-bit)
+    #[arg(long, default_value_t = 300, global = true)]
+    slices: u32,
+    /// Seconds of the small-request run
+    #[arg(long, default_value_t = 5, global = true)]
+    seconds: u64,
+    /// Concurrent clients of the small-request run
+    #[arg(long, default_value_t = 8, global = true)]
+    clients: usize,
+    /// Rounds of the large-study run (the best is reported, every one printed)
+    #[arg(long, default_value_t = 3, global = true)]
+    rounds: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Everything below
+    All,
+    /// A large study through the mock server in seg3d mode
+    Large,
+    /// One-slice requests from concurrent clients
+    Small,
+    /// Multipart decode, encode and mask building alone
+    Codec,
+    /// The test tool drawing the large study's PNGs
+    Render,
+    /// The demo ONNX model: tract against onnxruntime, and the gateway's share of a request
+    Model,
+    /// (internal) the server child process
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        mode: String,
+        #[arg(long)]
+        model_config: Option<PathBuf>,
+    },
+}
+
+const SERIES: &str = "1.2.826.0.1.3680043.10.1137.1";
+const MB: f64 = 1e6;
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail(&format!("tokio: {e}")));
+    let what = cli.what.as_ref().unwrap_or(&What::All);
+    if let What::Serve { mode, model_config } = what {
+        rt.block_on(serve(mode, model_config.as_deref()));
+        return;
+    }
+    println!("machine: {} CPUs; figures from one run, each against its floor measured just before", cpus());
+    let study = || synthetic_study(cli.slices);
+    match what {
+        What::All => {
+            let s = study();
+            codec(&s);
+            rt.block_on(large(&s, cli.rounds));
+            rt.block_on(small(cli.clients, cli.seconds));
+            render(&s);
+            rt.block_on(model());
+        }
+        What::Large => rt.block_on(large(&study(), cli.rounds)),
+        What::Small => rt.block_on(small(cli.clients, cli.seconds)),
+        What::Codec => codec(&study()),
+        What::Render => render(&study()),
+        What::Model => rt.block_on(model()),
+        What::Serve { .. } => {}
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("bench: {msg}");
+    std::process::exit(1)
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The server child: the mock server's service on a free loopback port; prints the port.
+async fn serve(mode: &str, model_config: Option<&Path>) {
+    use clap::ValueEnum;
+    let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
+    let mut gw = mock_server::service(mode, Arc::new(AtomicBool::new(true))).max_concurrent_inferences(cpus());
+    if let Some(path) = model_config {
+        let config = mock_server::model::config::ModelConfig::load(path).unwrap_or_else(|e| fail(&e));
+        let model_path = config.model.clone().unwrap_or_default();
+        let model = mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
+        let cell = Arc::new(OnceLock::new());
+        let _ = cell.set(model);
+        gw = mock_server::with_model(gw, cell);
+    }
+    let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
+    println!("LISTENING {}", server.local_addr().port());
+    let _ = std::io::stdout().flush();
+    let _ = server.run().await;
+}
+
+/// A server child process.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current exe: {e}")));
+        let mut child = Command::new(exe)
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| fail(&format!("starting the server: {e}")));
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let port: u16 = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| fail(&format!("server said {line:?}")));
+        Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Resets the child's peak RSS (Linux `clear_refs` 5).
+    fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
+    fn peak_rss(&self) -> u64 {
+        self.status_kib("VmHWM:") * 1024
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The synthetic study: `n` slices of 512x512 16-bit CT.
+fn synthetic_study(n: u32) -> Vec<Bytes> {
+    let t = Instant::now();
+    let s: Vec<Bytes> = (0..n)
+        .map(|i| {
+            Bytes::from(
+                gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_else(|e| fail(&e.to_string())),
+            )
+        })
+        .collect();
+    let bytes: usize = s.iter().map(Bytes::len).sum();
+    println!("generated {n} slices, {:.1} MB, in {} ms", bytes as f64 / MB, t.elapsed().as_millis());
+    s
+}
+
+fn request_body(slices: &[Bytes]) -> MultipartBody {
+    request_with(r#"{"inference_command": "get-probability-mask"}"#, slices)
+}
+
+fn request_with(json: &'static str, slices: &[Bytes]) -> MultipartBody {
+    let mut parts = vec![OutgoingPart::new("application/json", json)];
+    parts.extend(slices.iter().map(|s| OutgoingPart::new("application/dicom", s.clone())));
+    MultipartBody::new("bench-boundary-7f3a", parts)
+}
+
+/// SHA-256 of the request's part bodies, in-process: the protocol's floor.
+fn hash_floor(slices: &[Bytes]) -> (Duration, usize) {
+    let t = Instant::now();
+    let mut h = Sha256::new();
+    h.update(br#"{"inference_command": "get-probability-mask"}"#);
+    let mut n = 0;
+    for s in slices {
+        h.update(s);
+        n += s.len();
+    }
+    std::hint::black_box(h.finalize());
+    (t.elapsed(), n)
+}
+
+type HttpClient = Client<HttpConnector, MultipartBody>;
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Sends one request and parses the whole answer; (status, parts, response bytes).
+async fn exchange(
+    client: &HttpClient,
+    addr: SocketAddr,
+    route: &str,
+    body: MultipartBody,
+) -> Result<(u16, usize, u64), String> {
+    let req = http::Request::post(format!("http://{addr}{route}"))
+        .header("content-type", "multipart/related; boundary=bench-boundary-7f3a")
+        .body(body)
+        .map_err(|e| e.to_string())?;
+    let resp = client.request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let mut body = resp.into_body();
+    let mut n = 0u64;
+    let mut decoder =
+        gateway::multipart::boundary_from_content_type(&ct).ok().and_then(|b| MultipartDecoder::new(&b).ok());
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(d) = frame.into_data() {
+            n += d.len() as u64;
+            if let Some(dec) = decoder.as_mut() {
+                dec.feed(&d).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let parts = match decoder {
+        Some(d) => d.finish().map_err(|e| e.to_string())?.0.len(),
+        None => 0,
+    };
+    Ok((status, parts, n))
+}
+
+async fn large(slices: &[Bytes], rounds: usize) {
+    println!("\n## 1. Large study: {} slices through mock-server seg3d over loopback", slices.len());
+    let (floor, hashed) = hash_floor(slices);
+    let sha_rate = hashed as f64 / floor.as_secs_f64();
+    println!(
+        "floor: SHA-256 of the {:.1} MB in-process: {:.1} ms ({:.0} MB/s on one core)",
+        hashed as f64 / MB,
+        floor.as_secs_f64() * 1e3,
+        sha_rate / MB
+    );
+    let server = Server::start(&["--mode", "seg3d"]);
+    let client = client();
+    let req_bytes = http_body::Body::size_hint(&request_body(slices)).exact().unwrap_or(0);
+    let mut best: Option<(Duration, u64, u64)> = None;
+    for round in 1..=rounds.max(1) {
+        server.reset_peak();
+        let t = Instant::now();
+        let (status, parts, resp_bytes) =
+            exchange(&client, server.addr, "/", request_body(slices)).await.unwrap_or_else(|e| fail(&e));
+        let wall = t.elapsed();
+        let peak = server.peak_rss();
+        if status != 200 || parts != 3 {
+            fail(&format!("large study: status {status}, {parts} parts"));
+        }
+        let moved = req_bytes + resp_bytes;
+        println!(
+            "round {round}: wall {:.1} ms = {:.2}x the floor; server peak RSS {:.1} MB = {:.2}x request + response ({:.1} + {:.1} MB)",
+            wall.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / floor.as_secs_f64(),
+            peak as f64 / MB,
+            peak as f64 / moved as f64,
+            req_bytes as f64 / MB,
+            resp_bytes as f64 / MB
+        );
+        if best.is_none_or(|b| wall < b.0) {
+            best = Some((wall, peak, moved));
+        }
+    }
+    if let Some((wall, peak, moved)) = best {
+        println!(
+            "RESULT large: wall/floor {:.2}x (target <= 2x); peak RSS/(request+response) {:.2}x (target <= 1.3x)",
+            wall.as_secs_f64() / floor.as_secs_f64(),
+            peak as f64 / moved as f64
+        );
+    }
+}
+
+async fn small(clients: usize, seconds: u64) {
+    println!("\n## 2. Small requests: one 512x512 slice per request, {clients} concurrent clients, {seconds} s");
+    let slice = vec![Bytes::from(
+        gateway::dicom::synthetic::ct_slice(SERIES, 7, 512, 512).unwrap_or_else(|e| fail(&e.to_string())),
+    )];
+    let (floor, hashed) = {
+        let t = Instant::now();
+        let mut n = 0;
+        while t.elapsed() < Duration::from_millis(300) {
+            let (_, b) = hash_floor(&slice);
+            n += b;
+        }
+        (t.elapsed(), n)
+    };
+    let sha_rate = hashed as f64 / floor.as_secs_f64();
+    let server = Server::start(&["--mode", "boxes"]);
+    let client = client();
+    let req_bytes = http_body::Body::size_hint(&request_with("{}", &slice)).exact().unwrap_or(0);
+    // Warm the connections.
+    for _ in 0..clients {
+        let _ = exchange(&client, server.addr, "/", request_with("{}", &slice)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (client, slice, addr) = (client.clone(), slice.clone(), server.addr);
+            tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0u64);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match exchange(&client, addr, "/", request_with("{}", &slice)).await {
+                        Ok((200, 2, _)) => lat.push(t.elapsed()),
+                        other => {
+                            if errors == 0 {
+                                eprintln!("first error: {other:?}");
+                            }
+                            errors += 1
+                        }
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            lat.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    let rps = lat.len() as f64 / elapsed;
+    let hashed_rate = rps * req_bytes as f64;
+    println!(
+        "RESULT small: {:.0} requests/s (target >= 2500), p50 {:.2} ms, p99 {:.2} ms (target <= 20), {errors} errors; server hashed {:.0} MB/s = {:.2}x single-core SHA-256 ({:.0} MB/s)",
+        rps,
+        pct(0.50),
+        pct(0.99),
+        hashed_rate / MB,
+        hashed_rate / sha_rate,
+        sha_rate / MB
+    );
+}
+
+fn input_of(slices: &[Bytes]) -> InferenceInput {
+    InferenceInput {
+        request: Default::default(),
+        json: Bytes::from_static(b"{}"),
+        dicom: slices
+            .iter()
+            .enumerate()
+            .map(|(i, s)| RequestPart { index: i + 1, headers: Default::default(), body: s.clone() })
+            .collect(),
+        attachments: vec![],
+        input_hash: String::new(),
+        route: "/".into(),
+        study_dir: None,
+    }
+}
+
+fn codec(slices: &[Bytes]) {
+    println!("\n## 3. Codec alone");
+    let (floor, hashed) = hash_floor(slices);
+    let sha = hashed as f64 / floor.as_secs_f64();
+    let body: Vec<u8> = request_body(slices).flat_map(|b| b.to_vec()).collect();
+    let t = Instant::now();
+    let mut d = MultipartDecoder::new("bench-boundary-7f3a").unwrap_or_else(|e| fail(&e.to_string()));
+    for chunk in body.chunks(64 * 1024) {
+        d.feed(chunk).unwrap_or_else(|e| fail(&e.to_string()));
+    }
+    let (parts, digest) = d.finish().unwrap_or_else(|e| fail(&e.to_string()));
+    let dec = body.len() as f64 / t.elapsed().as_secs_f64();
+    std::hint::black_box((parts.len(), digest));
+    drop(parts);
+    println!(
+        "RESULT decode (copy + SHA-256, 64 KiB chunks): {:.0} MB/s = {:.2}x SHA-256 alone ({:.0} MB/s)",
+        dec / MB,
+        dec / sha,
+        sha / MB
+    );
+
+    let t = Instant::now();
+    let mut n = 0;
+    for frame in request_body(slices).with_hashes(hex(&[0; 32])) {
+        n += frame.len();
+    }
+    let enc = n as f64 / t.elapsed().as_secs_f64();
+    println!("RESULT encode (zero-copy frames + SHA-256): {:.0} MB/s = {:.2}x SHA-256 alone", enc / MB, enc / sha);
+
+    let shape = MaskShape::volume(slices.len() as u32, 512, 512);
+    let t = Instant::now();
+    let m = Mask::from_fn(shape, |v| (v.x ^ v.y) as u8).unwrap_or_else(|e| fail(&e.to_string()));
+    let from_fn = m.data().len() as f64 / t.elapsed().as_secs_f64();
+    drop(m);
+    let t = Instant::now();
+    let r = mock_server::answer(Mode::Seg3d, input_of(slices)).unwrap_or_else(|e| fail(&e.to_string()));
+    let seg = t.elapsed();
+    let bytes: usize = r.buffers().iter().map(Bytes::len).sum();
+    println!(
+        "RESULT masks: Mask::from_fn {:.0} MB/s; mock seg3d handler (headers of {} slices + a {:.1} MB mask) {:.1} ms = {:.0} MB/s of mask",
+        from_fn / MB,
+        slices.len(),
+        bytes as f64 / MB,
+        seg.as_secs_f64() * 1e3,
+        bytes as f64 / seg.as_secs_f64() / MB
+    );
+}
+
+fn render(slices: &[Bytes]) {
+    println!("\n## 4. Test tool rendering the study's PNGs");
+    let dir = std::env::temp_dir().join(format!("bench-render-{}", std::process::id()));
+    let (src, out) = (dir.join("study"), dir.join("out"));
+    let _ = std::fs::create_dir_all(&src);
+    let _ = std::fs::create_dir_all(&out);
+    for (i, s) in slices.iter().enumerate() {
+        let _ = std::fs::write(src.join(format!("{i:04}.dcm")), s);
+    }
+    let study = inference_test_tool::input::load(&src, |_| {}).unwrap_or_else(|e| fail(&e.to_string()));
+    let response = mock_server::answer(
+        Mode::Seg3d,
+        input_of(&study.instances.iter().map(|i| i.bytes.clone()).collect::<Vec<_>>()),
+    )
+    .unwrap_or_else(|e| fail(&e.to_string()));
+    let t = Instant::now();
+    let (items, failures) = inference_test_tool::output::render_pngs(&study, Some(&response), &out, false)
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let secs = t.elapsed().as_secs_f64();
+    if !failures.is_empty() {
+        fail(&format!("render failures: {failures:?}"));
+    }
+    println!(
+        "RESULT render: {} slices with the seg3d overlay in {:.2} s = {:.0} slices/s on {} threads (target >= 100)",
+        items.len(),
+        secs,
+        items.len() as f64 / secs,
+        cpus()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn model() {
+    println!("\n## 5. The demo ONNX model (256x256, batches of 4)");
+    let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models/demo_body.yaml");
+    let config = mock_server::model::config::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e));
+    let model_path = config.model.clone().unwrap_or_default();
+    let batch = config.input.batch;
+    let model = mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
+    let input: Vec<f32> = (0..batch * 256 * 256).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let _ = model.run(input.clone());
+    let runs = 20;
+    let t = Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(model.run(input.clone()).unwrap_or_else(|e| fail(&e)));
+    }
+    let tract_ms = t.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
+    let ort = onnxruntime_ms(&model_path, batch, runs);
+    match ort {
+        Some(ort_ms) => println!("RESULT model: tract {tract_ms:.2} ms/slice, onnxruntime {ort_ms:.2} ms/slice: tract/onnxruntime = {:.2}x", tract_ms / ort_ms),
+        None => println!("RESULT model: tract {tract_ms:.2} ms/slice (onnxruntime not installed: python3 -m pip install onnxruntime numpy)"),
+    }
+
+    // The gateway's share of a request: HTTP round-trip against the handler alone.
+    let slices: Vec<Bytes> = (0..60)
+        .map(|i| Bytes::from(gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_default()))
+        .collect();
+    let t = Instant::now();
+    let r = model.answer(&input_of(&slices)).unwrap_or_else(|e| fail(&e.to_string()));
+    let handler = t.elapsed();
+    std::hint::black_box(r);
+    let server = Server::start(&["--mode", "auto", "--model-config", config_path.to_str().unwrap_or_default()]);
+    let client = client();
+    let _ = exchange(&client, server.addr, "/model", request_body(&slices[..1])).await;
+    let t = Instant::now();
+    let (status, parts, _) =
+        exchange(&client, server.addr, "/model", request_body(&slices)).await.unwrap_or_else(|e| fail(&e));
+    let wall = t.elapsed();
+    if status != 200 || parts < 2 {
+        fail(&format!("model request: status {status}, {parts} parts"));
+    }
+    println!(
+        "RESULT model request ({} slices): {:.0} ms round trip, handler {:.0} ms: the gateway and transport take {:.1}%",
+        slices.len(),
+        wall.as_secs_f64() * 1e3,
+        handler.as_secs_f64() * 1e3,
+        (1.0 - handler.as_secs_f64() / wall.as_secs_f64()).max(0.0) * 100.0
+    );
+}
+
+/// onnxruntime's time per slice on the same model and input shape, through Python.
+fn onnxruntime_ms(model: &Path, batch: usize, runs: usize) -> Option<f64> {
+    let script = format!(
+        "import time, numpy as np, onnxruntime as ort\n\
+         o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1\n\
+         s = ort.InferenceSession({model:?}, o, providers=['CPUExecutionProvider'])\n\
+         x = (np.arange({n}) * 7919 % 1000).astype(np.float32).reshape({batch}, 1, 256, 256) / 1000\n\
+         s.run(None, {{'image': x}})\n\
+         t = time.perf_counter()\n\
+         for _ in range({runs}): s.run(None, {{'image': x}})\n\
+         print((time.perf_counter() - t) * 1000 / ({runs} * {batch}))\n",
+        model = model.display().to_string(),
+        n = batch * 256 * 256,
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
