@@ -112,6 +112,9 @@ fn cpus() -> usize {
 /// The server child: the mock server's service on a free loopback port; prints the port.
 async fn serve(mode: &str, model_config: Option<&Path>) {
     use clap::ValueEnum;
+    if std::env::var_os("BENCH_LOG").is_some() {
+        let _ = gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
+    }
     let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
     let mut gw = mock_server::service(mode, Arc::new(AtomicBool::new(true))).max_concurrent_inferences(cpus());
     if let Some(path) = model_config {
