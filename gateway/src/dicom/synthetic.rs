@@ -9,7 +9,8 @@ use super::DicomError;
 
 /// One slice of a synthetic CT series: `rows x cols`, 16-bit, Explicit VR Little Endian, with
 /// geometry (slice `index` at z = index mm) and a bright disc whose radius changes along z,
-/// so that every slice differs. The patient is a made-up test name.
+/// so that every slice differs. The patient is made up (name `Synthetic^Phantom`, ID
+/// `SYNTH-0001`, born 1947-03-12), so that tests can check none of it reaches a log.
 ///
 /// ```
 /// let s = gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.1", 3, 64, 64).unwrap();
@@ -27,6 +28,7 @@ pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Ve
     put(tags::MODALITY, VR::CS, "CT".into());
     put(tags::PATIENT_NAME, VR::PN, "Synthetic^Phantom".into());
     put(tags::PATIENT_ID, VR::LO, "SYNTH-0001".into());
+    put(tags::PATIENT_BIRTH_DATE, VR::DA, "19470312".into());
     put(tags::INSTANCE_NUMBER, VR::IS, (index + 1).to_string().as_str().into());
     put(tags::IMAGE_POSITION_PATIENT, VR::DS, strs(&["0".into(), "0".into(), index.to_string()]));
     put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, strs(&["1", "0", "0", "0", "1", "0"].map(String::from)));

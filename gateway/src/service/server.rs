@@ -26,7 +26,7 @@ use super::looks_like_dicom;
 use super::study_path::{self, StudyPathError};
 use crate::multipart::{
     boundary_from_content_type, hex, ContentTypeError, DecodedPart, DecoderLimits, MultipartBody, MultipartDecoder,
-    OutgoingPart, PartHeaders,
+    MultipartError, OutgoingPart, PartHeaders,
 };
 use crate::protocol::{InferenceRequest, InferenceResponse};
 
@@ -60,6 +60,7 @@ struct Config {
     handler_timeout: Option<Duration>,
     decoder_limits: DecoderLimits,
     header_read_timeout: Duration,
+    max_header_bytes: usize,
     shutdown_grace: Duration,
 }
 
@@ -73,6 +74,7 @@ impl Default for Config {
             handler_timeout: None,
             decoder_limits: DecoderLimits::default(),
             header_read_timeout: Duration::from_secs(30),
+            max_header_bytes: 32 * 1024,
             shutdown_grace: Duration::from_secs(300),
         }
     }
@@ -171,9 +173,18 @@ impl Gateway {
         self
     }
 
-    /// Time a client has to send its request headers (default 30 s).
+    /// Time a client has to send its request headers (default 30 s). The same clock closes
+    /// idle keep-alive connections: a connection waiting this long for its next request is
+    /// closed, so slow or silent clients cannot hold connections.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.cfg.header_read_timeout = timeout;
+        self
+    }
+
+    /// Largest request head (request line and headers) in bytes; larger gets 431 (default
+    /// 32 KiB).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.max_header_bytes = bytes.max(1024);
         self
     }
 
@@ -268,6 +279,7 @@ impl Server {
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(self.shared.cfg.header_read_timeout)
+                        .max_header_size(self.shared.cfg.max_header_bytes)
                         .serve_connection(TokioIo::new(stream), svc);
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
@@ -460,7 +472,10 @@ async fn read_request(
         if received > limit {
             return Err(reject(413, format!("request body exceeds the {limit}-byte limit")));
         }
-        decoder.feed(&data).map_err(|e| reject(400, e.to_string()))?;
+        decoder.feed(&data).map_err(|e| match e {
+            MultipartError::TooManyParts { .. } => reject(413, e.to_string()),
+            _ => reject(400, e.to_string()),
+        })?;
         if decoder.is_complete() {
             break;
         }

@@ -48,13 +48,18 @@ fn free_port() -> u16 {
 impl MockServer {
     /// Starts the binary with `args` (plus host and port) without waiting for READY.
     pub fn spawn(args: &[&str]) -> Self {
+        Self::spawn_in(args, concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    /// Starts the binary from `dir` (where it finds its `logging.yaml`).
+    pub fn spawn_in(args: &[&str], dir: &str) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("mock-server-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
             .args(args)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .current_dir(dir)
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
@@ -64,7 +69,15 @@ impl MockServer {
 
     /// Starts it and waits until `/healthcheck` says READY.
     pub async fn start(args: &[&str]) -> Self {
-        let s = Self::spawn(args);
+        Self::ready(Self::spawn(args)).await
+    }
+
+    /// Starts it from `dir` and waits until READY.
+    pub async fn start_in(args: &[&str], dir: &str) -> Self {
+        Self::ready(Self::spawn_in(args, dir)).await
+    }
+
+    async fn ready(s: Self) -> Self {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(r) = s.try_get("/healthcheck").await {
@@ -75,6 +88,33 @@ impl MockServer {
             assert!(Instant::now() < deadline, "mock-server not READY: {}", s.log_text());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Waits for the process to exit; its status code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn log_text(&self) -> String {
