@@ -109,3 +109,17 @@ fn parsed_responses_are_validated_with_named_violations() {
         .to_string()
         .contains("6 parts but 0 binary buffers"));
 }
+
+/// Found by fuzzing (request_json): free options must survive parse and re-serialize exactly,
+/// floats included (serde_json's float_roundtrip).
+#[test]
+fn free_option_numbers_round_trip_exactly() {
+    let text = br#"{"":44444444447777777777777777777777777777777744}"#;
+    let r: InferenceRequest = serde_json::from_slice(text).unwrap();
+    let again: InferenceRequest = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+    assert_eq!(r, again);
+    let crash =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/request_json_float.json")).unwrap();
+    let r: InferenceRequest = serde_json::from_slice(&crash).unwrap();
+    assert_eq!(r, serde_json::from_slice::<InferenceRequest>(&serde_json::to_vec(&r).unwrap()).unwrap());
+}

@@ -151,10 +151,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         json_only: cli.request_study_path.is_some(),
     };
     let ex = client::send(request, bar(0, "sending", true)).await.map_err(|e| (3, e))?;
+    let what = match &cli.request_study_path {
+        Some(p) => format!("a studyPath request for {p:?}"),
+        None => format!("{} images and {} attachments", study.instances.len(), cli.attachments.len()),
+    };
     println!(
-        "sent {} images and {} attachments ({}) to {url}; answer {} ({}) after {:.2} s",
-        study.instances.len(),
-        cli.attachments.len(),
+        "sent {what} ({}) to {url}; answer {} ({}) after {:.2} s",
         mb(ex.sent_bytes),
         ex.status,
         mb(ex.received_bytes),

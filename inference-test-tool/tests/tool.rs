@@ -552,3 +552,128 @@ async fn demo_model_masks_follow_the_anatomy() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("HTTP 422") && err.contains("cannot be decoded"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_carries_every_flag_in_protocol_order() {
+    // A server that records the request it got and answers with no results.
+    let seen: Arc<std::sync::Mutex<Vec<(String, String, Bytes)>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let s = Arc::clone(&s);
+            async move {
+                let path = req.uri().path().to_owned();
+                let ct = req.headers()["content-type"].to_str().unwrap().to_owned();
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                let (parts, digest) =
+                    MultipartDecoder::decode(&boundary_from_content_type(&ct).unwrap(), &body).unwrap();
+                for p in &parts {
+                    s.lock().unwrap().push((path.clone(), p.headers.essence().unwrap_or_default(), p.body.clone()));
+                }
+                let answer = reference_body("ok1", r#"{"protocol_version": "1.0", "parts": []}"#, &[], &hex(&digest));
+                Ok::<_, Infallible>(
+                    hyper::Response::builder()
+                        .header("content-type", "multipart/related; boundary=ok1")
+                        .body(Full::new(Bytes::from(answer)))
+                        .unwrap(),
+                )
+            }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+            .await;
+    });
+    let license = out_dir("license.txt");
+    std::fs::write(&license, b"LICENSE KEY 42").unwrap();
+    let o = tool(
+        addr,
+        &[
+            "-i",
+            shared("arterys/test_3d").to_str().unwrap(),
+            "-r",
+            "v2/infer",
+            "-c",
+            "get-probability-mask",
+            "-S",
+            "-a",
+            license.to_str().unwrap(),
+            "-R",
+            "model=fast",
+            "tier=gold",
+        ],
+        &out_dir("flags"),
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = seen.lock().unwrap();
+    assert!(seen.iter().all(|(path, _, _)| path == "/v2/infer"), "the route");
+    let kinds: Vec<&str> = seen.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "application/json",
+            "application/octet-stream",
+            "application/dicom",
+            "application/dicom",
+            "application/dicom"
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_slice(&seen[0].2).unwrap();
+    assert_eq!(json["inference_command"], "get-probability-mask");
+    assert_eq!(
+        (json["depth"].as_u64(), json["height"].as_u64(), json["width"].as_u64()),
+        (Some(3), Some(512), Some(512))
+    );
+    assert_eq!((json["model"].as_str(), json["tier"].as_str()), (Some("fast"), Some("gold")));
+    assert!(json["studyUID"].is_string());
+    assert_eq!(&seen[1].2[..], b"LICENSE KEY 42");
+    // Slices go in geometric order along the normal.
+    let z: Vec<f64> =
+        seen[2..].iter().map(|(_, _, b)| InstanceInfo::read(b).unwrap().slice_position().unwrap()).collect();
+    assert!(z.windows(2).all(|w| w[0] < w[1]), "{z:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jpeg_and_png_inputs_become_dicom_and_study_path_requests_work() {
+    let addr = mock(Mode::Boxes).await;
+    let dir = out_dir("images-in");
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    let mut img = image::RgbImage::new(96, 64);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        *p = image::Rgb([(x * 2) as u8, (y * 3) as u8, 200]);
+    }
+    img.save(dir.join("photo.png")).unwrap();
+    image::DynamicImage::ImageRgb8(img).to_luma8().save(dir.join("nested/scan.jpg")).unwrap();
+    let out = out_dir("images-out");
+    let o = tool(addr, &["-i", dir.to_str().unwrap()], &out).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let written = pngs(&out);
+    assert_eq!(written.len(), 2, "{:?}", written.keys().collect::<Vec<_>>());
+    let (_, photo) = &written["photo.png"];
+    assert_eq!((photo.width(), photo.height()), (96, 64));
+    assert_eq!(photo.get_pixel(5, 5).0, [10, 15, 200], "colour kept outside the box");
+    assert_eq!(response(&out).bounding_boxes_2d.unwrap().len(), 2);
+
+    // studyPath: the JSON-only request; the server reads the study below its root.
+    let root = shared("arterys");
+    let server = mock_server::service(Mode::Boxes, Arc::new(AtomicBool::new(true)))
+        .study_root(&root)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let sp_addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    let out = out_dir("study-path");
+    let o =
+        tool(sp_addr, &["--request_study_path", "test_2d", "-i", shared("arterys/test_2d").to_str().unwrap()], &out)
+            .await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(response(&out).bounding_boxes_2d.unwrap().len(), 3);
+    assert_eq!(pngs(&out).len(), 3, "drawn with the local copy of the study");
+    let o = tool(sp_addr, &["--request_study_path", "../../etc"], &out_dir("study-path-bad")).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("HTTP 403"), "{}", text(&o));
+}

@@ -33,7 +33,8 @@ pub struct InferenceInput {
     pub dicom: Vec<RequestPart>,
     /// Other parts (e.g. a license file), in request order.
     pub attachments: Vec<RequestPart>,
-    /// SHA-256 (lowercase hex) of every part body in order, JSON included.
+    /// SHA-256 (lowercase hex) of every part body in order, JSON included (for `studyPath`
+    /// requests, of the JSON body the client sent).
     pub input_hash: String,
     /// The route that received the request.
     pub route: String,

@@ -538,8 +538,8 @@ fn assemble(parts: Vec<DecodedPart>, input_hash: String, route: String) -> Resul
     Ok(InferenceInput { request, json: first.body, dicom, attachments, input_hash, route, study_dir: None })
 }
 
-/// `{"studyPath": ...}`: the images are read from below the study root. The input hash covers
-/// the JSON body and then every file, in path order.
+/// `{"studyPath": ...}`: the images are read from below the study root. The input hash is that
+/// of what the client sent, the JSON body, so that the client can check it.
 async fn study_path_request(shared: &Shared, route: String, json: Bytes) -> Result<(InferenceInput, String), Reject> {
     let request = parse_request_json(&json, "request body")?;
     let requested =
@@ -555,11 +555,8 @@ async fn study_path_request(shared: &Shared, route: String, json: Bytes) -> Resu
     .await
     .map_err(|e| reject(500, format!("reading the study failed: {e}")))?
     .map_err(sp)?;
-    let mut hasher = Sha256::new();
-    hasher.update(&json);
     let (mut dicom, mut attachments) = (Vec::new(), Vec::new());
     for (i, (name, bytes)) in files.into_iter().enumerate() {
-        hasher.update(&bytes);
         let headers = PartHeaders { filename: Some(name), ..PartHeaders::default() };
         let is_dicom = looks_like_dicom(&bytes);
         let part = RequestPart { index: i + 1, headers, body: Bytes::from(bytes) };
@@ -572,7 +569,7 @@ async fn study_path_request(shared: &Shared, route: String, json: Bytes) -> Resu
     if dicom.is_empty() {
         return Err(reject(422, "studyPath holds no DICOM files"));
     }
-    let input_hash = hex(&hasher.finalize());
+    let input_hash = hex(&Sha256::digest(&json));
     let boundary = format!("arterys-{}", &input_hash[..24]);
     let input = InferenceInput { request, json, dicom, attachments, input_hash, route, study_dir: Some(dir) };
     Ok((input, boundary))
