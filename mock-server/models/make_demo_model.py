@@ -8,6 +8,10 @@ slice scaled to 0..1:
     -> Conv 1->4 (5x5 smoothing kernels of different widths, bias -0.15) -> Relu
     -> Conv 4->1 (1x1, weights 10,10,5,5, bias -4) -> Sigmoid      = "probability" [N,1,H,W]
     -> GlobalAveragePool -> Flatten -> Gemm (2 classes)             = "class_logits" [N,2]
+  and the same as two-class per-pixel logits (background, body)     = "tissue_logits" [N,2,H,W]
+
+`demo_volume.onnx` is the volume counterpart for NCDHW configs: image [1,1,D,H,W] -> Conv3d
+(3x3x3 box blur, bias -0.15) -> x30 -> -4 -> Sigmoid = "probability" [1,1,D,H,W].
 
 Air (0) gives sigmoid(-4) = 0.02, soft tissue (0.3 and up) 0.6 to 1.0. Class 1 ("Body") wins
 when more than 12% of the slice is body.
@@ -52,6 +56,8 @@ def build():
         helper.make_node("Relu", ["c1"], ["r1"]),
         helper.make_node("Conv", ["r1", "k2", "b2"], ["c2"], kernel_shape=[1, 1]),
         helper.make_node("Sigmoid", ["c2"], ["probability"]),
+        helper.make_node("Neg", ["c2"], ["neg"]),
+        helper.make_node("Concat", ["neg", "c2"], ["tissue_logits"], axis=1),
         helper.make_node("GlobalAveragePool", ["probability"], ["gap"]),
         helper.make_node("Flatten", ["gap"], ["flat"], axis=1),
         helper.make_node("Gemm", ["flat", "gw", "gb"], ["class_logits"]),
@@ -63,7 +69,30 @@ def build():
         [
             helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1, "H", "W"]),
             helper.make_tensor_value_info("class_logits", TensorProto.FLOAT, ["N", 2]),
+            helper.make_tensor_value_info("tissue_logits", TensorProto.FLOAT, ["N", 2, "H", "W"]),
         ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="arterys-gateway")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def build_volume():
+    k = np.full((1, 1, 3, 3, 3), 1.0 / 27, np.float32)
+    inits = [numpy_helper.from_array(a, n) for a, n in [
+        (k, "k"), (np.array([-0.15], np.float32), "b"), (np.array(30.0, np.float32), "gain"), (np.array(-4.0, np.float32), "shift")]]
+    nodes = [
+        helper.make_node("Conv", ["volume", "k", "b"], ["c"], pads=[1, 1, 1, 1, 1, 1], kernel_shape=[3, 3, 3]),
+        helper.make_node("Mul", ["c", "gain"], ["g"]),
+        helper.make_node("Add", ["g", "shift"], ["s"]),
+        helper.make_node("Sigmoid", ["s"], ["probability"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "demo_volume",
+        [helper.make_tensor_value_info("volume", TensorProto.FLOAT, [1, 1, "D", "H", "W"])],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, [1, 1, "D", "H", "W"])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="arterys-gateway")
@@ -88,6 +117,7 @@ def main():
     model = build()
     path = os.path.join(HERE, "demo_body.onnx")
     onnx.save(model, path)
+    onnx.save(build_volume(), os.path.join(HERE, "demo_volume.onnx"))
     import onnxruntime as ort
 
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])

@@ -92,3 +92,82 @@ fn the_server_refuses_to_start_on_a_bad_model() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--model needs --model-config"));
 }
+
+fn input_of(rel: &str) -> gateway::InferenceInput {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom").join(rel);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    gateway::InferenceInput {
+        request: Default::default(),
+        json: bytes::Bytes::from_static(b"{}"),
+        dicom: files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| gateway::RequestPart {
+                index: i + 1,
+                headers: Default::default(),
+                body: std::fs::read(f).unwrap().into(),
+            })
+            .collect(),
+        attachments: vec![],
+        input_hash: String::new(),
+        route: "/".into(),
+        study_dir: None,
+    }
+}
+
+fn fraction(buf: &[u8], cut: u8) -> f64 {
+    buf.iter().filter(|&&v| v >= cut).count() as f64 / buf.len() as f64
+}
+
+#[test]
+fn every_output_kind_and_both_layouts_on_real_studies() {
+    let slice_model = models().join("demo_body.onnx");
+    let run = |model: &Path, yaml: &str, rel: &str| {
+        let m = OnnxModel::load(model, config(yaml)).unwrap();
+        let r = m.answer(&input_of(rel)).unwrap();
+        assert!(r.violations().is_empty(), "{yaml}: {:?}", r.violations());
+        r
+    };
+    let base = "input: {layout: NCHW, size: [128, 128], batch: 2}\noutputs:\n";
+
+    let r = run(
+        &slice_model,
+        &format!("{base}  - {{name: probability, kind: heatmap, label: Tissue}}\n"),
+        "arterys/test_3d",
+    );
+    let p = &r.json().parts[0];
+    assert_eq!((p.binary_type.as_str(), p.binary_data_shape.unwrap().depth), ("heatmap", Some(3)));
+    assert!(fraction(&r.buffers()[0], 128) > 0.02);
+
+    let r = run(
+        &slice_model,
+        &format!("{base}  - {{name: probability, kind: boxes, label: Body, threshold: 0.5}}\n"),
+        "arterys/test_3d",
+    );
+    let boxes = r.json().bounding_boxes_2d.as_ref().unwrap();
+    assert!(boxes.len() >= 3, "at least one box per slice: {boxes:?}");
+    assert!(boxes.iter().all(|b| b.bottom_right[0] < 512 && b.bottom_right[1] < 512 && b.label == "Body"));
+
+    let yaml = format!("{base}  - {{name: tissue_logits, kind: numeric_label_mask, activation: softmax, classes: [Background, Body]}}\n");
+    let r = run(&slice_model, &yaml, "arterys/test_3d");
+    let p = &r.json().parts[0];
+    assert_eq!(p.label_map.as_ref().unwrap().get("1").map(String::as_str), Some("Body"));
+    let values: std::collections::HashSet<u8> = r.buffers()[0].iter().copied().collect();
+    assert_eq!(values, [0u8, 1].into_iter().collect());
+
+    // 2D images (X-rays without geometry): one 2D part per image.
+    let r = run(&slice_model, &format!("{base}  - {{name: probability, kind: probability_mask}}\n"), "arterys/test_2d");
+    assert_eq!(r.json().parts.len(), 3);
+    assert!(r.json().parts.iter().all(|p| p.dicom_image.is_some()));
+    assert!(r.buffers().iter().all(|b| (0.02..0.98).contains(&fraction(b, 128))));
+
+    // A volume model (NCDHW): the series is resampled to its depth and back.
+    let yaml =
+        "input: {layout: NCDHW, size: [8, 128, 128]}\noutputs:\n  - {name: probability, kind: probability_mask}\n";
+    let r = run(&models().join("demo_volume.onnx"), yaml, "arterys/test_3d");
+    let p = &r.json().parts[0];
+    assert_eq!(p.binary_data_shape.unwrap().depth, Some(3));
+    let f = fraction(&r.buffers()[0], 128);
+    assert!((0.02..0.98).contains(&f), "volume mask covers {f}");
+}
