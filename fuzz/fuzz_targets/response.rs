@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
                 serde_json::to_vec(r.json()).expect("a valid response serializes");
             }
             for p in &r.json().parts {
-                if let Some(pal) = r.json().palettes.as_ref().and_then(|m| p.palette.as_ref().and_then(|name| m.get(name))) {
+                if let Some(pal) =
+                    r.json().palettes.as_ref().and_then(|m| p.palette.as_ref().and_then(|name| m.get(name)))
+                {
                     let _ = pal.lookup_table();
                 }
             }

@@ -115,7 +115,7 @@ impl OnnxModel {
             let order: Vec<Vec<usize>> = series.timepoints.clone();
             let mut slices = Vec::new();
             for &index in order.iter().flatten() {
-                slices.push(self.prepare(input, index)?);
+                slices.push(self.prepare(input, index, study.instances[index].window)?);
             }
             self.infer(&mut slices, order.iter().map(Vec::len).max().unwrap_or(0)).map_err(HandlerError::internal)?;
             let by_index = |i: usize| slices.iter().find(|s| s.index == i);
@@ -207,14 +207,13 @@ impl OnnxModel {
     }
 
     /// Decodes one image and preprocesses it to the model's plane size.
-    fn prepare(&self, input: &InferenceInput, index: usize) -> Result<Slice, HandlerError> {
+    fn prepare(&self, input: &InferenceInput, index: usize, window: Option<[f64; 2]>) -> Result<Slice, HandlerError> {
         let part = &input.dicom[index];
         let undecodable =
             |e: String| HandlerError::unprocessable(format!("part {}: the image cannot be decoded: {e}", part.index));
         let obj = gateway::dicom::open(&part.body).map_err(|e| undecodable(e.to_string()))?;
         let (w, h, mut values) = modality_values(&obj, 0).map_err(|e| undecodable(e.to_string()))?;
-        let info = gateway::dicom::InstanceInfo::from_object(&obj).map_err(|e| undecodable(e.to_string()))?;
-        normalize(&mut values, &self.config.preprocess.normalize, info.window);
+        normalize(&mut values, &self.config.preprocess.normalize, window);
         let size = &self.config.input.size;
         let (mh, mw) = (size[size.len() - 2], size[size.len() - 1]);
         let input = resize_bilinear(&values, w as usize, h as usize, mw, mh);
