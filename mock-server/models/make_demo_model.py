@@ -46,9 +46,9 @@ def build():
     b1 = np.full(4, -0.15, np.float32)
     k2 = np.array([10, 10, 5, 5], np.float32).reshape(1, 4, 1, 1)
     b2 = np.array([-4.0], np.float32)
-    # Mean body fraction m in 0..1: logits = [-20 (m - 0.12), 20 (m - 0.12)].
-    gw = np.array([[-20.0, 20.0]], np.float32)  # [1,2]
-    gb = np.array([2.4, -2.4], np.float32)
+    # Mean body fraction m in 0..1: logits = [-8 (m - 0.12), 8 (m - 0.12)].
+    gw = np.array([[-8.0, 8.0]], np.float32)  # [1,2]
+    gb = np.array([0.96, -0.96], np.float32)
     inits = [numpy_helper.from_array(a.astype(np.float32), n) for a, n in
              [(k1, "k1"), (b1, "b1"), (k2, "k2"), (b2, "b2"), (gw, "gw"), (gb, "gb")]]
     nodes = [

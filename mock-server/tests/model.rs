@@ -36,6 +36,7 @@ fn tract_matches_onnxruntime_on_the_fixture() {
         assert_eq!(shape, &want_shape, "{name}");
         assert_eq!(got.len(), want.len());
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        println!("{name}: largest difference from onnxruntime {worst:e}");
         assert!(worst <= 1e-4, "{name}: largest difference {worst} exceeds 1e-4");
     }
     // The reference itself is meaningful: a body in slice 0 (class 1), little in slice 1.
