@@ -41,6 +41,14 @@ def box(k, width):
     return w
 
 
+def finish(graph):
+    """A checked opset-13 model of `graph`."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="arterys-gateway")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
 def build():
     k1 = np.stack([box(5, 5), box(5, 3), box(5, 1), box(5, 5) * 0.5 + box(5, 1) * 0.5])[:, None]  # [4,1,5,5]
     b1 = np.full(4, -0.15, np.float32)
@@ -62,7 +70,7 @@ def build():
         helper.make_node("Flatten", ["gap"], ["flat"], axis=1),
         helper.make_node("Gemm", ["flat", "gw", "gb"], ["class_logits"]),
     ]
-    graph = helper.make_graph(
+    return finish(helper.make_graph(
         nodes,
         "demo_body",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, "H", "W"])],
@@ -72,11 +80,7 @@ def build():
             helper.make_tensor_value_info("tissue_logits", TensorProto.FLOAT, ["N", 2, "H", "W"]),
         ],
         inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="arterys-gateway")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    ))
 
 
 def build_volume():
@@ -89,16 +93,12 @@ def build_volume():
         helper.make_node("Add", ["g", "shift"], ["s"]),
         helper.make_node("Sigmoid", ["s"], ["probability"]),
     ]
-    graph = helper.make_graph(
+    return finish(helper.make_graph(
         nodes, "demo_volume",
         [helper.make_tensor_value_info("volume", TensorProto.FLOAT, [1, 1, "D", "H", "W"])],
         [helper.make_tensor_value_info("probability", TensorProto.FLOAT, [1, 1, "D", "H", "W"])],
         inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="arterys-gateway")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    ))
 
 
 def fixture_input():

@@ -2,7 +2,7 @@
 //! series' middle image with the result burned in.
 
 use gateway::dicom::capture::{derived_uid, secondary_capture, CaptureIds, CaptureImage};
-use gateway::dicom::display::{render, DisplayFrame};
+use gateway::dicom::display::{open, render_object, DisplayError, DisplayFrame};
 use gateway::{BinaryType, HandlerError, InferenceInput, InferenceResponse};
 
 use crate::study::Study;
@@ -44,15 +44,15 @@ pub fn secondary_captures(
     for s in study.image_series() {
         let slices = &s.timepoints[0];
         let Some(&index) = slices.get(slices.len() / 2) else { continue };
-        let bytes = &input.dicom[index].body;
-        let mut frames = render(bytes)
-            .map_err(|e| HandlerError::unprocessable(format!("part {}: {e}", input.dicom[index].index)))?;
+        let unusable = |e: DisplayError| HandlerError::unprocessable(format!("part {}: {e}", input.dicom[index].index));
+        // Read once: the pixels for the capture, the attributes for its study.
+        let source = open(&input.dicom[index].body).map_err(unusable)?;
+        let mut frames = render_object(&source).map_err(unusable)?;
         if frames.is_empty() {
             continue;
         }
         let mut frame = frames.swap_remove(0);
         burn_in(&mut frame);
-        let source = gateway::dicom::open_headers(bytes).map_err(|e| HandlerError::unprocessable(e.to_string()))?;
         let info = &study.instances[index];
         let ids = CaptureIds {
             study_instance_uid: info

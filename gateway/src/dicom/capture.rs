@@ -3,7 +3,7 @@
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 use sha2::{Digest, Sha256};
 
 use super::DicomError;
@@ -98,28 +98,8 @@ pub fn secondary_capture(
     put(tags::SERIES_DESCRIPTION, VR::LO, description.into());
     put(tags::SERIES_NUMBER, VR::IS, "999".into());
     put(tags::INSTANCE_NUMBER, VR::IS, "1".into());
-    put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(image.samples));
     let photometric = if image.samples == 3 { "RGB" } else { "MONOCHROME2" };
-    put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, photometric.into());
-    if image.samples == 3 {
-        put(tags::PLANAR_CONFIGURATION, VR::US, PrimitiveValue::from(0u16));
-    }
-    put(tags::ROWS, VR::US, PrimitiveValue::from(rows));
-    put(tags::COLUMNS, VR::US, PrimitiveValue::from(cols));
-    put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(8u16));
-    put(tags::BITS_STORED, VR::US, PrimitiveValue::from(8u16));
-    put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(7u16));
-    put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
-    put(tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(image.pixels.into()));
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .media_storage_sop_class_uid(uids::SECONDARY_CAPTURE_IMAGE_STORAGE)
-                .media_storage_sop_instance_uid(ids.sop_instance_uid.as_str())
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
-        )
-        .map_err(|e| DicomError::Read(e.to_string()))?;
-    let mut out = Vec::with_capacity(image.pixels.len() + 4096);
-    file.write_all(&mut out).map_err(|e| DicomError::Read(e.to_string()))?;
-    Ok(out)
+    super::put_pixel_module(&mut obj, (rows, cols), image.samples, (8, 8), photometric);
+    obj.put(DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(image.pixels.into())));
+    super::to_part10(obj, uids::SECONDARY_CAPTURE_IMAGE_STORAGE, &ids.sop_instance_uid)
 }

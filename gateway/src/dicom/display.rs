@@ -79,7 +79,7 @@ pub enum DisplayError {
 /// assert_eq!((frames.len(), frames[0].width, frames[0].height), (1, 64, 64));
 /// ```
 pub fn render(bytes: &[u8]) -> Result<Vec<DisplayFrame>, DisplayError> {
-    render_object(&open_any(bytes)?)
+    render_object(&open(bytes)?)
 }
 
 /// All frames of an object already read.
@@ -111,8 +111,9 @@ pub fn modality_values(obj: &DefaultDicomObject, frame: u32) -> Result<(u32, u32
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/// [`super::open`], telling a file cut inside its pixel data from one that is not DICOM.
-fn open_any(bytes: &[u8]) -> Result<DefaultDicomObject, DisplayError> {
+/// [`super::open`] for display: a file cut inside its pixel data is told apart from one that
+/// is not DICOM ([`DisplayError::Truncated`]).
+pub fn open(bytes: &[u8]) -> Result<DefaultDicomObject, DisplayError> {
     let err = match super::open(bytes) {
         Ok(obj) => return Ok(obj),
         Err(err) => err,

@@ -85,6 +85,44 @@ fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
     None
 }
 
+/// The Image Pixel module's attributes for unsigned pixels (row-major; colour interleaved).
+pub(crate) fn put_pixel_module(
+    obj: &mut InMemDicomObject,
+    (rows, cols): (u16, u16),
+    samples: u16,
+    (bits_allocated, bits_stored): (u16, u16),
+    photometric: &str,
+) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    let us = |v: u16| PrimitiveValue::from(v);
+    obj.put(DataElement::new(tags::SAMPLES_PER_PIXEL, VR::US, us(samples)));
+    obj.put(DataElement::new(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, PrimitiveValue::from(photometric)));
+    if samples > 1 {
+        obj.put(DataElement::new(tags::PLANAR_CONFIGURATION, VR::US, us(0)));
+    }
+    obj.put(DataElement::new(tags::ROWS, VR::US, us(rows)));
+    obj.put(DataElement::new(tags::COLUMNS, VR::US, us(cols)));
+    obj.put(DataElement::new(tags::BITS_ALLOCATED, VR::US, us(bits_allocated)));
+    obj.put(DataElement::new(tags::BITS_STORED, VR::US, us(bits_stored)));
+    obj.put(DataElement::new(tags::HIGH_BIT, VR::US, us(bits_stored - 1)));
+    obj.put(DataElement::new(tags::PIXEL_REPRESENTATION, VR::US, us(0)));
+}
+
+/// `obj` as a Part 10 file in Explicit VR Little Endian.
+pub(crate) fn to_part10(obj: InMemDicomObject, sop_class: &str, sop_instance: &str) -> Result<Vec<u8>, DicomError> {
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .media_storage_sop_class_uid(sop_class)
+                .media_storage_sop_instance_uid(sop_instance)
+                .transfer_syntax(dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN),
+        )
+        .map_err(read_err)?;
+    let mut out = Vec::new();
+    file.write_all(&mut out).map_err(read_err)?;
+    Ok(out)
+}
+
 /// A text attribute, trimmed of DICOM padding.
 pub fn string(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<String> {
     let v = obj.element_opt(tag).ok()??.to_str().ok()?;

@@ -3,7 +3,7 @@
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 
 use super::DicomError;
 
@@ -33,18 +33,11 @@ pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Ve
     put(tags::IMAGE_POSITION_PATIENT, VR::DS, strs(&["0".into(), "0".into(), index.to_string()]));
     put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, strs(&["1", "0", "0", "0", "1", "0"].map(String::from)));
     put(tags::PIXEL_SPACING, VR::DS, strs(&["0.7".into(), "0.7".into()]));
-    put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
-    put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2".into());
-    put(tags::ROWS, VR::US, PrimitiveValue::from(rows));
-    put(tags::COLUMNS, VR::US, PrimitiveValue::from(cols));
-    put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16));
-    put(tags::BITS_STORED, VR::US, PrimitiveValue::from(12u16));
-    put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(11u16));
-    put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
     put(tags::RESCALE_INTERCEPT, VR::DS, "-1024".into());
     put(tags::RESCALE_SLOPE, VR::DS, "1".into());
     put(tags::WINDOW_CENTER, VR::DS, "40".into());
     put(tags::WINDOW_WIDTH, VR::DS, "400".into());
+    super::put_pixel_module(&mut obj, (rows, cols), 1, (16, 12), "MONOCHROME2");
     let (cy, cx) = (f32::from(rows) / 2.0, f32::from(cols) / 2.0);
     let radius = f32::from(rows.min(cols)) * (0.2 + 0.15 * ((index as f32) / 40.0).sin().abs());
     let mut pixels = Vec::with_capacity(usize::from(rows) * usize::from(cols));
@@ -62,18 +55,8 @@ pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Ve
             pixels.push(v + ((x ^ y) & 7));
         }
     }
-    put(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into()));
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .media_storage_sop_class_uid(uids::CT_IMAGE_STORAGE)
-                .media_storage_sop_instance_uid(sop_uid)
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
-        )
-        .map_err(|e| DicomError::Read(e.to_string()))?;
-    let mut out = Vec::with_capacity(usize::from(rows) * usize::from(cols) * 2 + 2048);
-    file.write_all(&mut out).map_err(|e| DicomError::Read(e.to_string()))?;
-    Ok(out)
+    obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())));
+    super::to_part10(obj, uids::CT_IMAGE_STORAGE, &sop_uid)
 }
 
 fn strs(values: &[String]) -> PrimitiveValue {

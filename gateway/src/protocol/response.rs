@@ -541,7 +541,7 @@ impl InferenceResponse {
     /// Adds a mask and its part.
     pub fn add_mask(&mut self, mask_part: MaskPart) -> &mut Self {
         self.json.parts.push(mask_part.part);
-        self.buffers.push(Bytes::from(mask_part.mask.into_data()));
+        self.buffers.push(Bytes::from(mask_part.mask));
         self
     }
 

@@ -118,7 +118,6 @@ impl OnnxModel {
                 slices.push(self.prepare(input, index, study.instances[index].window)?);
             }
             self.infer(&mut slices, order.iter().map(Vec::len).max().unwrap_or(0)).map_err(HandlerError::internal)?;
-            let by_index = |i: usize| slices.iter().find(|s| s.index == i);
             for (o, out) in self.config.outputs.iter().enumerate() {
                 match out.kind {
                     OutputKind::Classification => {
@@ -152,31 +151,27 @@ impl OnnxModel {
                         }
                     }
                     _ => {
-                        let masks: Vec<(usize, Vec<u8>)> =
-                            slices.iter().map(|s| (s.index, self.mask_at_image_size(out, s, o))).collect();
                         if study.has_geometry(series) {
                             let (w, h) = slices[0].size;
                             let depth = series.depth() as u32;
                             let shape =
                                 MaskShape::Volume { timepoints: order.len() as u32, depth, height: h, width: w };
+                            // The slices are in timepoint-then-slice order: the buffer's order.
                             let mut data = Vec::with_capacity(shape.voxel_count().unwrap_or(0));
-                            for t in &order {
-                                for &i in t {
-                                    let m = masks
-                                        .iter()
-                                        .find(|(idx, _)| *idx == i)
-                                        .map(|(_, m)| m.as_slice())
-                                        .unwrap_or(&[]);
-                                    data.extend_from_slice(m);
-                                }
+                            for s in &slices {
+                                data.extend_from_slice(&self.mask_at_image_size(out, s, o));
                             }
                             let mask = Mask::new(shape, data)?;
                             r.add_mask(self.part(out, mask).for_series(&series.series_instance_uid));
                         } else {
-                            for (i, m) in masks {
-                                let s = by_index(i).map_or((0, 0), |s| s.size);
-                                let mask = Mask::new(MaskShape::image(s.0, s.1), m)?;
-                                r.add_mask(self.part(out, mask).for_image(&study.instances[i].sop_instance_uid, None));
+                            for s in &slices {
+                                let mask = Mask::new(
+                                    MaskShape::image(s.size.0, s.size.1),
+                                    self.mask_at_image_size(out, s, o),
+                                )?;
+                                r.add_mask(
+                                    self.part(out, mask).for_image(&study.instances[s.index].sop_instance_uid, None),
+                                );
                             }
                         }
                     }
