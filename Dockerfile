@@ -1,12 +1,9 @@
 # The mock inference service: `docker compose up -d` builds and starts it (see README.md).
 # Build stage: the whole workspace's release binaries.
-FROM rust:1-bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake \
- && rm -rf /var/lib/apt/lists/*
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p mock-server -p inference-test-tool \
+RUN cargo build --release --locked -p arterys-mock-server -p arterys-inference-test-tool \
  && strip target/release/mock-server target/release/send-inference-request
 
 # Runtime stage: a small image with the binaries and logging.yaml, running as a non-root user.

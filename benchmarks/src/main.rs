@@ -14,14 +14,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use arterys_gateway::multipart::{hex, MultipartBody, MultipartDecoder, OutgoingPart};
+use arterys_gateway::{InferenceInput, Mask, MaskShape, RequestPart};
+use arterys_mock_server::Mode;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use gateway::multipart::{hex, MultipartBody, MultipartDecoder, OutgoingPart};
-use gateway::{InferenceInput, Mask, MaskShape, RequestPart};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use mock_server::Mode;
 use sha2::{Digest, Sha256};
 
 /// Benchmarks of the gateway, the mock server, the test tool and the ONNX model path.
@@ -113,17 +113,17 @@ fn cpus() -> usize {
 async fn serve(mode: &str, model_config: Option<&Path>) {
     use clap::ValueEnum;
     if std::env::var_os("BENCH_LOG").is_some() {
-        let _ = gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
+        let _ = arterys_gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
     }
     let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
-    let mut gw = mock_server::service(mode, Arc::new(AtomicBool::new(true))).max_concurrent_inferences(cpus());
+    let mut gw = arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true))).max_concurrent_inferences(cpus());
     if let Some(path) = model_config {
-        let config = mock_server::model::config::ModelConfig::load(path).unwrap_or_else(|e| fail(&e));
+        let config = arterys_mock_server::model::config::ModelConfig::load(path).unwrap_or_else(|e| fail(&e));
         let model_path = config.model.clone().unwrap_or_default();
-        let model = mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
+        let model = arterys_mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
         let cell = Arc::new(OnceLock::new());
         let _ = cell.set(model);
-        gw = mock_server::with_model(gw, cell);
+        gw = arterys_mock_server::with_model(gw, cell);
     }
     let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
     println!("LISTENING {}", server.local_addr().port());
@@ -190,7 +190,8 @@ fn synthetic_study(n: u32) -> Vec<Bytes> {
     let s: Vec<Bytes> = (0..n)
         .map(|i| {
             Bytes::from(
-                gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_else(|e| fail(&e.to_string())),
+                arterys_gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512)
+                    .unwrap_or_else(|e| fail(&e.to_string())),
             )
         })
         .collect();
@@ -246,7 +247,7 @@ async fn exchange(
     let mut body = resp.into_body();
     let mut n = 0u64;
     let mut decoder =
-        gateway::multipart::boundary_from_content_type(&ct).ok().and_then(|b| MultipartDecoder::new(&b).ok());
+        arterys_gateway::multipart::boundary_from_content_type(&ct).ok().and_then(|b| MultipartDecoder::new(&b).ok());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| e.to_string())?;
         if let Ok(d) = frame.into_data() {
@@ -313,7 +314,7 @@ async fn large(slices: &[Bytes], rounds: usize) {
 async fn small(clients: usize, seconds: u64) {
     println!("\n## 2. Small requests: one 512x512 slice per request, {clients} concurrent clients, {seconds} s");
     let slice = vec![Bytes::from(
-        gateway::dicom::synthetic::ct_slice(SERIES, 7, 512, 512).unwrap_or_else(|e| fail(&e.to_string())),
+        arterys_gateway::dicom::synthetic::ct_slice(SERIES, 7, 512, 512).unwrap_or_else(|e| fail(&e.to_string())),
     )];
     let (floor, hashed) = {
         let t = Instant::now();
@@ -432,7 +433,7 @@ fn codec(slices: &[Bytes]) {
     let from_fn = m.data().len() as f64 / t.elapsed().as_secs_f64();
     drop(m);
     let t = Instant::now();
-    let r = mock_server::answer(Mode::Seg3d, input_of(slices)).unwrap_or_else(|e| fail(&e.to_string()));
+    let r = arterys_mock_server::answer(Mode::Seg3d, input_of(slices)).unwrap_or_else(|e| fail(&e.to_string()));
     let seg = t.elapsed();
     let bytes: usize = r.buffers().iter().map(Bytes::len).sum();
     println!(
@@ -454,14 +455,14 @@ fn render(slices: &[Bytes]) {
     for (i, s) in slices.iter().enumerate() {
         let _ = std::fs::write(src.join(format!("{i:04}.dcm")), s);
     }
-    let study = inference_test_tool::input::load(&src, |_| {}).unwrap_or_else(|e| fail(&e.to_string()));
-    let response = mock_server::answer(
+    let study = arterys_inference_test_tool::input::load(&src, |_| {}).unwrap_or_else(|e| fail(&e.to_string()));
+    let response = arterys_mock_server::answer(
         Mode::Seg3d,
         input_of(&study.instances.iter().map(|i| i.bytes.clone()).collect::<Vec<_>>()),
     )
     .unwrap_or_else(|e| fail(&e.to_string()));
     let t = Instant::now();
-    let (items, failures) = inference_test_tool::output::render_pngs(&study, Some(&response), &out, false)
+    let (items, failures) = arterys_inference_test_tool::output::render_pngs(&study, Some(&response), &out, false)
         .unwrap_or_else(|e| fail(&e.to_string()));
     let secs = t.elapsed().as_secs_f64();
     if !failures.is_empty() {
@@ -480,10 +481,10 @@ fn render(slices: &[Bytes]) {
 async fn model() {
     println!("\n## 5. The demo ONNX model (256x256, batches of 4)");
     let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models/demo_body.yaml");
-    let config = mock_server::model::config::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e));
+    let config = arterys_mock_server::model::config::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e));
     let model_path = config.model.clone().unwrap_or_default();
     let batch = config.input.batch;
-    let model = mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
+    let model = arterys_mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
     let input: Vec<f32> = (0..batch * 256 * 256).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
     let _ = model.run(input.clone());
     let runs = 20;
@@ -500,7 +501,7 @@ async fn model() {
 
     // The gateway's share of a request: HTTP round-trip against the handler alone.
     let slices: Vec<Bytes> = (0..60)
-        .map(|i| Bytes::from(gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_default()))
+        .map(|i| Bytes::from(arterys_gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_default()))
         .collect();
     let t = Instant::now();
     let r = model.answer(&input_of(&slices)).unwrap_or_else(|e| fail(&e.to_string()));

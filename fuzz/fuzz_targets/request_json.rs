@@ -1,7 +1,7 @@
 //! The request JSON: arbitrary bytes never panic, and what parses round-trips.
 #![no_main]
 
-use gateway::InferenceRequest;
+use arterys_gateway::InferenceRequest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

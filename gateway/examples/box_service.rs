@@ -1,11 +1,11 @@
 //! A complete inference service in a few lines: a box in the middle of every image.
 //!
 //! ```sh
-//! cargo run -p gateway --example box_service          # listens on 0.0.0.0:8000
+//! cargo run -p arterys-gateway --example box_service          # listens on 0.0.0.0:8000
 //! ```
 
-use gateway::dicom::InstanceInfo;
-use gateway::{BoundingBox, Gateway, HandlerError, InferenceInput, InferenceResponse};
+use arterys_gateway::dicom::InstanceInfo;
+use arterys_gateway::{BoundingBox, Gateway, HandlerError, InferenceInput, InferenceResponse};
 
 fn handler(input: InferenceInput) -> Result<InferenceResponse, HandlerError> {
     let mut response = InferenceResponse::new();
@@ -26,7 +26,7 @@ fn handler(input: InferenceInput) -> Result<InferenceResponse, HandlerError> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    if let Err(e) = gateway::logging::init_from_file("logging.yaml") {
+    if let Err(e) = arterys_gateway::logging::init_from_file("logging.yaml") {
         eprintln!("logging: {e}");
     }
     let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8000u16);

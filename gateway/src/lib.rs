@@ -8,8 +8,8 @@
 //! concurrency cap, `studyPath` requests, tagged logging and graceful shutdown come with it.
 //!
 //! ```no_run
-//! use gateway::dicom::InstanceInfo;
-//! use gateway::{BoundingBox, Gateway, HandlerError, InferenceInput, InferenceResponse};
+//! use arterys_gateway::dicom::InstanceInfo;
+//! use arterys_gateway::{BoundingBox, Gateway, HandlerError, InferenceInput, InferenceResponse};
 //!
 //! /// Puts a box on the first image, as the reference SDK's README does.
 //! fn handler(input: InferenceInput) -> Result<InferenceResponse, HandlerError> {
@@ -23,7 +23,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     gateway::logging::init_from_file("logging.yaml").ok();
+//!     arterys_gateway::logging::init_from_file("logging.yaml").ok();
 //!     Gateway::new().route("/", handler).serve("0.0.0.0:8000").await
 //! }
 //! ```
@@ -49,3 +49,13 @@ pub use protocol::*;
 pub use service::{
     looks_like_dicom, Gateway, HandlerError, HandlerResult, InferenceInput, Readiness, RequestPart, Server,
 };
+
+/// The repository README's library example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RepositoryReadme;
+
+/// This crate's README example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;

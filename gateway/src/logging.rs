@@ -1,7 +1,7 @@
 //! Logging as the Arterys log pipeline reads it, configured from `logging.yaml`.
 //!
 //! Lines look like the reference's:
-//! `[2026-11-21 20:15:09,123] [INFO] gateway.service.server {"input_hash": "ab12…"} - start processing`
+//! `[2026-11-21 20:15:09,123] [INFO] arterys_gateway.service.server {"input_hash": "ab12…"} - start processing`
 //! — the tags are the fields of the enclosing spans as sorted JSON. The gateway opens a span
 //! per request with `input_hash` (and `output_hash` once the response is sent), so every line
 //! a handler logs while serving a request carries them. With `format: json` each line is one
@@ -64,8 +64,8 @@ impl LevelEntry {
 /// The contents of `logging.yaml`.
 ///
 /// ```
-/// let c = gateway::logging::LoggingConfig::from_yaml("root: {level: DEBUG}\nloggers:\n  hyper: WARNING\n").unwrap();
-/// assert_eq!(c.format, gateway::logging::Format::Arterys);
+/// let c = arterys_gateway::logging::LoggingConfig::from_yaml("root: {level: DEBUG}\nloggers:\n  hyper: WARNING\n").unwrap();
+/// assert_eq!(c.format, arterys_gateway::logging::Format::Arterys);
 /// assert!(c.filter().is_ok());
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]

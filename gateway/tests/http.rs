@@ -7,11 +7,11 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::*;
-use gateway::{
+use arterys_gateway::{
     AnchorPoint, BinaryType, BoundingBox, ConformanceCheck, DicomConformance, Gateway, HandlerError, InferenceInput,
     InferenceResponse, LinearMeasurement, Mask, MaskPart, MaskShape, Palette, Readiness,
 };
+use common::*;
 use serde_json::json;
 
 const B: &str = "test-boundary-42";
@@ -48,7 +48,7 @@ fn every_kind(sop: &str, series: &str, sc: &[u8]) -> InferenceResponse {
         sop_instance_uid: sop.into(),
         frame_number: Some(1),
         label: "Diameter".into(),
-        coordinates_type: gateway::protocol::response::CoordinatesType::Pixel,
+        coordinates_type: arterys_gateway::protocol::response::CoordinatesType::Pixel,
         start: [10.5, 20.0],
         end: [40.25, 22.0],
         extra: Default::default(),

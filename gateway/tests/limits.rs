@@ -7,9 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use arterys_gateway::multipart::DecoderLimits;
+use arterys_gateway::{Gateway, InferenceResponse};
 use common::*;
-use gateway::multipart::DecoderLimits;
-use gateway::{Gateway, InferenceResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CT: &str = "multipart/related; boundary=lim";

@@ -8,9 +8,9 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use arterys_gateway::logging::LoggingConfig;
+use arterys_gateway::{Gateway, InferenceResponse};
 use common::*;
-use gateway::logging::LoggingConfig;
-use gateway::{Gateway, InferenceResponse};
 
 #[derive(Clone, Default)]
 struct Buf(Arc<Mutex<Vec<u8>>>);
@@ -37,11 +37,11 @@ async fn request_lines_are_tagged_and_free_of_patient_data() {
     let buf = Buf::default();
     let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../logging.yaml")).unwrap();
     let mut config = LoggingConfig::from_yaml(&yaml).unwrap();
-    config.format = gateway::logging::Format::Arterys;
+    config.format = arterys_gateway::logging::Format::Arterys;
     config.init_with_writer(buf.clone()).unwrap();
 
     let addr = start(Gateway::new().route("/", |input| {
-        let info = gateway::dicom::InstanceInfo::read(&input.dicom[0].body)?;
+        let info = arterys_gateway::dicom::InstanceInfo::read(&input.dicom[0].body)?;
         tracing::info!("model saw a {}x{} image", info.rows, info.columns);
         tracing::warn!(slices = input.dicom.len(), "a warning with a field");
         Ok(InferenceResponse::new())

@@ -10,9 +10,9 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use arterys_gateway::{Gateway, InferenceResponse};
 use bytes::Bytes;
 use common::*;
-use gateway::{Gateway, InferenceResponse};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -72,7 +72,7 @@ async fn large_study_peak_rss_stays_under_1_3x_request() {
         eprintln!("no /proc: skipping the RSS measurement");
         return;
     }
-    let template = gateway::dicom::synthetic::ct_slice(SERIES, 0, 512, 512).unwrap();
+    let template = arterys_gateway::dicom::synthetic::ct_slice(SERIES, 0, 512, 512).unwrap();
     let addr = start(Gateway::new().route("/", |input| {
         assert_eq!(input.dicom.len(), SLICES as usize);
         Ok(InferenceResponse::new())

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gateway::{InferenceRequest, InferenceResponse, ResponseJson};
+use arterys_gateway::{InferenceRequest, InferenceResponse, ResponseJson};
 use serde_json::{json, Value};
 
 fn round_trip(v: Value) {

@@ -1,9 +1,9 @@
 //! Every way a server's answer can break the protocol, each as one line. A server that breaks
 //! it must not pass quietly.
 
+use arterys_gateway::multipart::hex;
+use arterys_gateway::{InferenceResponse, MaskShape, ResponseJson};
 use bytes::Bytes;
-use gateway::multipart::hex;
-use gateway::{InferenceResponse, MaskShape, ResponseJson};
 use sha2::{Digest, Sha256};
 
 use crate::client::Exchange;
@@ -67,7 +67,7 @@ pub fn check(ex: &Exchange, study: &Study) -> Checked {
         }
     };
     // The last part should be the `input:output` hashes.
-    let mut binary: Vec<&gateway::multipart::DecodedPart> = parts[1..].iter().collect();
+    let mut binary: Vec<&arterys_gateway::multipart::DecodedPart> = parts[1..].iter().collect();
     let hashes = match binary.last() {
         Some(p) if p.headers.essence().as_deref() == Some("text/plain") => binary.pop().map(|p| p.body.clone()),
         _ => None,
@@ -103,7 +103,13 @@ pub fn check(ex: &Exchange, study: &Study) -> Checked {
     out
 }
 
-fn check_hashes(h: &[u8], json: &[u8], binary: &[&gateway::multipart::DecodedPart], input: &str, v: &mut Vec<String>) {
+fn check_hashes(
+    h: &[u8],
+    json: &[u8],
+    binary: &[&arterys_gateway::multipart::DecodedPart],
+    input: &str,
+    v: &mut Vec<String>,
+) {
     let text = String::from_utf8_lossy(h);
     let Some((got_in, got_out)) = text.trim().split_once(':') else {
         v.push(format!(

@@ -5,9 +5,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use arterys_gateway::multipart::content_type::python_bytes_boundary;
+use arterys_gateway::multipart::{
+    boundary_from_content_type, hex, DecodedPart, MultipartBody, MultipartDecoder, OutgoingPart,
+};
 use bytes::Bytes;
-use gateway::multipart::content_type::python_bytes_boundary;
-use gateway::multipart::{boundary_from_content_type, hex, DecodedPart, MultipartBody, MultipartDecoder, OutgoingPart};
 use http_body::Frame;
 use http_body_util::{BodyExt, Either, Full};
 use hyper_util::client::legacy::Client;

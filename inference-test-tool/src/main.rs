@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use arterys_gateway::{InferenceResponse, MaskShape};
+use arterys_inference_test_tool::output::{bar, file_name, render_pngs};
+use arterys_inference_test_tool::{check, client, gallery, input, npy};
 use bytes::Bytes;
 use clap::Parser;
-use gateway::{InferenceResponse, MaskShape};
-use inference_test_tool::output::{bar, file_name, render_pngs};
-use inference_test_tool::{check, client, gallery, input, npy};
 
 /// Sends DICOM studies to an Arterys inference service and draws what the viewer would show.
 ///

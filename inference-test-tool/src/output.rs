@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use gateway::InferenceResponse;
+use arterys_gateway::InferenceResponse;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::draw::Canvas;
@@ -53,7 +53,7 @@ pub fn render_pngs(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(inst) = study.instances.get(i) else { break };
                 let name = file_name(&inst.path);
-                match gateway::dicom::display::render(&inst.bytes) {
+                match arterys_gateway::dicom::display::render(&inst.bytes) {
                     Err(e) => lock(&failures).push(format!("{}: {e}", inst.path.display())),
                     Ok(frames) => {
                         let count = frames.len() as u32;

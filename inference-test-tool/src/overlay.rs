@@ -1,7 +1,7 @@
 //! What the viewer would show on each image: the rendered DICOM frame with every result that
 //! belongs to it drawn on top.
 
-use gateway::{BinaryType, InferenceResponse, MaskShape, Palette};
+use arterys_gateway::{BinaryType, InferenceResponse, MaskShape, Palette};
 use serde_json::Value;
 
 use crate::draw::{palette_color, Canvas};

@@ -1,9 +1,9 @@
 //! The secondary-capture mode: a real DICOM Secondary Capture per series, made from the
 //! series' middle image with the result burned in.
 
-use gateway::dicom::capture::{derived_uid, secondary_capture, CaptureIds, CaptureImage};
-use gateway::dicom::display::{open, render_object, DisplayError, DisplayFrame};
-use gateway::{BinaryType, HandlerError, InferenceInput, InferenceResponse};
+use arterys_gateway::dicom::capture::{derived_uid, secondary_capture, CaptureIds, CaptureImage};
+use arterys_gateway::dicom::display::{open, render_object, DisplayError, DisplayFrame};
+use arterys_gateway::{BinaryType, HandlerError, InferenceInput, InferenceResponse};
 
 use crate::study::Study;
 

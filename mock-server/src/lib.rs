@@ -1,5 +1,5 @@
 //! The mock inference service as a library: its modes, what each answers, and the
-//! [`Gateway`](gateway::Gateway) that serves them. The `mock-server` binary is a command line
+//! [`Gateway`](arterys_gateway::Gateway) that serves them. The `mock-server` binary is a command line
 //! around [`service`]; tests and benchmarks start the same service in-process.
 
 pub mod capture;
@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use arterys_gateway::{Gateway, HandlerResult, InferenceCommand, InferenceInput, InferenceResponse, Readiness};
 use clap::ValueEnum;
-use gateway::{Gateway, HandlerResult, InferenceCommand, InferenceInput, InferenceResponse, Readiness};
 use results::MaskKind;
 use study::Study;
 use tracing::info;
@@ -82,13 +82,17 @@ pub fn answer(mode: Mode, input: InferenceInput) -> HandlerResult {
 /// Start-up work: every mode answers a synthetic slice with a valid response. `/healthcheck`
 /// says READY only after it.
 pub fn warm_up(delay: Duration) -> Result<(), String> {
-    let slice =
-        gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.543.1", 0, 64, 64).map_err(|e| e.to_string())?;
+    let slice = arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.543.1", 0, 64, 64)
+        .map_err(|e| e.to_string())?;
     for mode in Mode::value_variants() {
         let input = InferenceInput {
             request: Default::default(),
             json: Default::default(),
-            dicom: vec![gateway::RequestPart { index: 1, headers: Default::default(), body: slice.clone().into() }],
+            dicom: vec![arterys_gateway::RequestPart {
+                index: 1,
+                headers: Default::default(),
+                body: slice.clone().into(),
+            }],
             attachments: vec![],
             input_hash: String::new(),
             route: "/".into(),
@@ -131,7 +135,7 @@ pub fn with_model(gw: Gateway, model: Arc<OnceLock<model::OnnxModel>>) -> Gatewa
             info!("running the model on {} images", input.dicom.len());
             m.answer(&input)
         }
-        None => Err(gateway::HandlerError::unavailable("the model is still loading")),
+        None => Err(arterys_gateway::HandlerError::unavailable("the model is still loading")),
     };
     let answer = Arc::new(answer);
     let a = Arc::clone(&answer);

@@ -1,5 +1,5 @@
 //! `mock-server`: an Arterys inference service that answers every kind of result the viewer
-//! understands, on real studies, through the `gateway` crate. Start here, then copy the mode
+//! understands, on real studies, through the `arterys-gateway` crate. Start here, then copy the mode
 //! closest to your model (see the `mock_server` library).
 
 use std::path::PathBuf;
@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arterys_mock_server::model::{config::ModelConfig, OnnxModel};
+use arterys_mock_server::{service, warm_up, with_model, Mode};
 use clap::Parser;
-use mock_server::model::{config::ModelConfig, OnnxModel};
-use mock_server::{service, warm_up, with_model, Mode};
 use std::sync::OnceLock;
 use tracing::{error, info};
 
@@ -75,9 +75,9 @@ fn legacy_args(args: impl Iterator<Item = String>) -> Vec<String> {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(legacy_args(std::env::args()));
     let log_result = if cli.logging_config.exists() {
-        gateway::logging::init_from_file(&cli.logging_config)
+        arterys_gateway::logging::init_from_file(&cli.logging_config)
     } else if cli.logging_config.as_os_str() == "logging.yaml" {
-        gateway::logging::LoggingConfig::default().init()
+        arterys_gateway::logging::LoggingConfig::default().init()
     } else {
         eprintln!("mock-server: logging config {} not found", cli.logging_config.display());
         return std::process::ExitCode::from(2);

@@ -1,8 +1,8 @@
 //! What each mode answers. Every result is visible: a box on every image, a disc on every
 //! image, a region that grows from the centre slice of every series, and so on.
 
-use gateway::dicom::SortedSeries;
-use gateway::{
+use arterys_gateway::dicom::SortedSeries;
+use arterys_gateway::{
     AnchorPoint, BoundingBox, HandlerError, InferenceResponse, LinearMeasurement, Mask, MaskPart, MaskShape, Palette,
 };
 use serde_json::json;
@@ -41,7 +41,7 @@ pub fn measurements(study: &Study, r: &mut InferenceResponse) {
             sop_instance_uid: f.info.sop_instance_uid.clone(),
             frame_number: f.frame,
             label: "Mock length".into(),
-            coordinates_type: gateway::protocol::response::CoordinatesType::Pixel,
+            coordinates_type: arterys_gateway::protocol::response::CoordinatesType::Pixel,
             start: [w * 0.25, h * 0.5],
             end: [w * 0.75, h * 0.5],
             extra: Default::default(),

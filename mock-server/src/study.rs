@@ -1,7 +1,7 @@
 //! The request's images, read once (headers only) and put in the protocol's order.
 
-use gateway::dicom::{sort_study, InstanceInfo, SortedSeries};
-use gateway::{HandlerError, InferenceInput};
+use arterys_gateway::dicom::{sort_study, InstanceInfo, SortedSeries};
+use arterys_gateway::{HandlerError, InferenceInput};
 
 /// The images of one request.
 pub struct Study {

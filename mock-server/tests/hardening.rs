@@ -8,17 +8,17 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use arterys_gateway::dicom::InstanceInfo;
+use arterys_gateway::multipart::{boundary_from_content_type, hex, MultipartDecoder};
 use bytes::Bytes;
 use common::*;
-use gateway::dicom::InstanceInfo;
-use gateway::multipart::{boundary_from_content_type, hex, MultipartDecoder};
 use sha2::{Digest, Sha256};
 
 fn files() -> Vec<Vec<u8>> {
     let mut f = study("arterys/test_2d");
     f.extend(
         ["pydicom/CT_small.dcm", "pydicom/MR_small.dcm", "pydicom/MR_small_RLE.dcm"]
-            .map(|p| std::fs::read(shared_dicom(p)).unwrap()),
+            .map(|p| std::fs::read(test_dicom(p)).unwrap()),
     );
     f
 }
@@ -91,7 +91,7 @@ async fn sustained_mixed_load_never_mixes_up_answers_and_memory_stays_flat() {
 async fn sigterm_during_a_large_study_finishes_it_and_refuses_new_connections() {
     let mut server = MockServer::start(&["--mode", "seg3d"]).await;
     let slices: Vec<Vec<u8>> = (0..120)
-        .map(|i| gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.77", i, 256, 256).unwrap())
+        .map(|i| arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.77", i, 256, 256).unwrap())
         .collect();
     let addr = server.addr;
     // Stream the study slowly enough that SIGTERM lands in the middle of it.
@@ -163,11 +163,11 @@ async fn no_patient_data_in_the_logs_at_any_level() {
         std::fs::write(dir.join("logging.yaml"), format!("format: {format}\nroot: {{level: TRACE}}\n")).unwrap();
         let server = MockServer::start_in(&[], dir.to_str().unwrap()).await;
         let slices: Vec<Vec<u8>> = (0..3)
-            .map(|i| gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.55", i, 64, 64).unwrap())
+            .map(|i| arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.55", i, 64, 64).unwrap())
             .collect();
-        let info = gateway::dicom::open(&slices[0]).unwrap();
+        let info = arterys_gateway::dicom::open(&slices[0]).unwrap();
         assert_eq!(
-            gateway::dicom::string(&info, gateway::dicom::dicom_object::Tag(0x0010, 0x0010)).as_deref(),
+            arterys_gateway::dicom::string(&info, arterys_gateway::dicom::dicom_object::Tag(0x0010, 0x0010)).as_deref(),
             Some("Synthetic^Phantom")
         );
         for route in [
@@ -198,12 +198,12 @@ async fn no_patient_data_in_the_logs_at_any_level() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_and_garbage_dicom_get_422_and_the_server_stays_healthy() {
     let server = MockServer::start(&["--mode", "secondary-capture"]).await;
-    let ct = std::fs::read(shared_dicom("pydicom/CT_small.dcm")).unwrap();
+    let ct = std::fs::read(test_dicom("pydicom/CT_small.dcm")).unwrap();
     // Cut inside the header: cannot be read at all.
     let (status, _, body) = server.infer("/", "{}", &[ct[..400].to_vec()]).await;
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
     // Cut inside the pixel data: headers are fine, the capture cannot be drawn.
-    let truncated = std::fs::read(shared_dicom("pydicom/MR_truncated.dcm")).unwrap();
+    let truncated = std::fs::read(test_dicom("pydicom/MR_truncated.dcm")).unwrap();
     let (status, _, body) = server.infer("/", "{}", &[truncated]).await;
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("truncated"));

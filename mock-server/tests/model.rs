@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mock_server::model::config::ModelConfig;
-use mock_server::model::OnnxModel;
+use arterys_mock_server::model::config::ModelConfig;
+use arterys_mock_server::model::OnnxModel;
 
 fn models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
@@ -94,17 +94,17 @@ fn the_server_refuses_to_start_on_a_bad_model() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--model needs --model-config"));
 }
 
-fn input_of(rel: &str) -> gateway::InferenceInput {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom").join(rel);
+fn input_of(rel: &str) -> arterys_gateway::InferenceInput {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    gateway::InferenceInput {
+    arterys_gateway::InferenceInput {
         request: Default::default(),
         json: bytes::Bytes::from_static(b"{}"),
         dicom: files
             .iter()
             .enumerate()
-            .map(|(i, f)| gateway::RequestPart {
+            .map(|(i, f)| arterys_gateway::RequestPart {
                 index: i + 1,
                 headers: Default::default(),
                 body: std::fs::read(f).unwrap().into(),

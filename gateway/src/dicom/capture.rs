@@ -50,9 +50,9 @@ const COPIED: [Tag; 10] = [
 /// A UID under the `2.25` root derived from `seed`: the same seed always gives the same UID.
 ///
 /// ```
-/// let a = gateway::dicom::capture::derived_uid("x");
+/// let a = arterys_gateway::dicom::capture::derived_uid("x");
 /// assert!(a.starts_with("2.25.") && a.len() <= 64);
-/// assert_eq!(a, gateway::dicom::capture::derived_uid("x"));
+/// assert_eq!(a, arterys_gateway::dicom::capture::derived_uid("x"));
 /// ```
 pub fn derived_uid(seed: &str) -> String {
     let d = Sha256::digest(seed.as_bytes());

@@ -73,9 +73,8 @@ pub enum DisplayError {
 /// All frames of an instance read from bytes (Part 10, or a bare dataset).
 ///
 /// ```
-/// let bytes = std::fs::read("../../shared/dicom/pydicom/MR_small.dcm")
-///     .or_else(|_| std::fs::read("../shared/dicom/pydicom/MR_small.dcm")).unwrap();
-/// let frames = gateway::dicom::display::render(&bytes).unwrap();
+/// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/pydicom/MR_small.dcm")).unwrap();
+/// let frames = arterys_gateway::dicom::display::render(&bytes).unwrap();
 /// assert_eq!((frames.len(), frames[0].width, frames[0].height), (1, 64, 64));
 /// ```
 pub fn render(bytes: &[u8]) -> Result<Vec<DisplayFrame>, DisplayError> {
@@ -680,7 +679,7 @@ mod tests {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_object::InMemDicomObject;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/dicom/");
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/");
 
     fn load(rel: &str) -> Vec<u8> {
         std::fs::read(format!("{DIR}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -781,10 +780,21 @@ mod tests {
         let reference = one("pydicom/MR_small.dcm");
         assert_eq!((reference.width, reference.height), (64, 64));
         assert!(gray_levels(&reference) > 100);
-        for name in ["implicit", "bigendian", "RLE", "jp2klossless", "jpeg_ls_lossless"] {
+        let mut names = vec!["implicit", "bigendian", "RLE", "jp2klossless"];
+        if cfg!(feature = "jpegls") {
+            names.push("jpeg_ls_lossless");
+        }
+        for name in names {
             let f = one(&format!("pydicom/MR_small_{name}.dcm"));
             assert!(f == reference, "MR_small_{name} differs from MR_small");
         }
+    }
+
+    #[cfg(not(feature = "jpegls"))]
+    #[test]
+    fn jpeg_ls_without_the_feature_names_the_transfer_syntax() {
+        let e = error("pydicom/MR_small_jpeg_ls_lossless.dcm");
+        assert!(e.contains("JPEG-LS"), "{e}");
     }
 
     #[test]
@@ -925,7 +935,7 @@ mod tests {
         assert!(white > 1000 && white < 512 * 512 / 2, "{white} white pixels");
     }
 
-    /// A small Explicit VR Little Endian instance for the cases the shared files lack.
+    /// A small Explicit VR Little Endian instance for the cases the test files lack.
     fn synthetic(
         pi: &str,
         (rows, cols): (u16, u16),
@@ -1036,7 +1046,7 @@ mod tests {
         assert!(e.starts_with("cannot decode transfer syntax JPEG Baseline"), "{e}");
     }
 
-    /// Writes every frame of every shared file to /tmp/display-check/ to look at.
+    /// Writes every frame of every test file to /tmp/display-check/ to look at.
     #[test]
     fn dump_pngs_to_tmp() {
         let out = std::path::Path::new("/tmp/display-check");

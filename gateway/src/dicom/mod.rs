@@ -178,9 +178,8 @@ impl InstanceInfo {
     /// Reads the headers of an instance (stops before the pixel data).
     ///
     /// ```
-    /// let bytes = std::fs::read("../../shared/dicom/arterys/test_3d/1.dcm")
-    ///     .or_else(|_| std::fs::read("../shared/dicom/arterys/test_3d/1.dcm")).unwrap();
-    /// let info = gateway::dicom::InstanceInfo::read(&bytes).unwrap();
+    /// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/arterys/test_3d/1.dcm")).unwrap();
+    /// let info = arterys_gateway::dicom::InstanceInfo::read(&bytes).unwrap();
     /// assert_eq!((info.rows, info.columns), (512, 512));
     /// assert!(info.slice_position().is_some());
     /// ```

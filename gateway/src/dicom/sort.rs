@@ -35,7 +35,7 @@ impl SortedSeries {
 /// image lacks geometry keep their input order.
 ///
 /// ```
-/// use gateway::dicom::{sort_study, InstanceInfo};
+/// use arterys_gateway::dicom::{sort_study, InstanceInfo};
 /// let img = |uid: &str, z: f64| InstanceInfo {
 ///     sop_instance_uid: uid.into(), sop_class_uid: None, series_instance_uid: "s".into(),
 ///     study_instance_uid: None, modality: None, rows: 1, columns: 1, number_of_frames: 1,

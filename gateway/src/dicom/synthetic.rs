@@ -13,8 +13,8 @@ use super::DicomError;
 /// `SYNTH-0001`, born 1947-03-12), so that tests can check none of it reaches a log.
 ///
 /// ```
-/// let s = gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.1", 3, 64, 64).unwrap();
-/// let info = gateway::dicom::InstanceInfo::read(&s).unwrap();
+/// let s = arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.1", 3, 64, 64).unwrap();
+/// let info = arterys_gateway::dicom::InstanceInfo::read(&s).unwrap();
 /// assert_eq!((info.rows, info.slice_position()), (64, Some(3.0)));
 /// ```
 pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Vec<u8>, DicomError> {

@@ -53,7 +53,7 @@ type OnComplete = Box<dyn FnOnce(&str) + Send + Sync>;
 /// carries a `Content-Length`.
 ///
 /// ```
-/// use gateway::multipart::{MultipartBody, MultipartDecoder, OutgoingPart};
+/// use arterys_gateway::multipart::{MultipartBody, MultipartDecoder, OutgoingPart};
 /// let body = MultipartBody::new("b0", vec![
 ///     OutgoingPart::new("application/json", r#"{"parts":[]}"#),
 /// ]).with_hashes("ab".repeat(32));

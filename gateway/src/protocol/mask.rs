@@ -101,7 +101,7 @@ impl MaskShape {
 /// A uint8 mask with its shape; the length always matches the shape.
 ///
 /// ```
-/// use gateway::{Mask, MaskShape};
+/// use arterys_gateway::{Mask, MaskShape};
 /// // A 2-slice volume of 4x3 with the right half of slice 1 set.
 /// let m = Mask::from_fn(MaskShape::volume(2, 3, 4), |v| if v.z == 1 && v.x >= 2 { 255 } else { 0 }).unwrap();
 /// assert_eq!(m.data().len(), 2 * 3 * 4);

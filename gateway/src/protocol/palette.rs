@@ -14,7 +14,7 @@ pub struct AnchorPoint {
 /// A palette: `{"type": "anchorpoints", "data": [{"threshold", "color"}, ...]}`.
 ///
 /// ```
-/// use gateway::{AnchorPoint, Palette};
+/// use arterys_gateway::{AnchorPoint, Palette};
 /// let p = Palette::anchorpoints(vec![
 ///     AnchorPoint { threshold: 0.0, color: [0, 0, 0, 0] },
 ///     AnchorPoint { threshold: 1.0, color: [255, 0, 0, 255] },

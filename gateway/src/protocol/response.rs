@@ -367,7 +367,7 @@ fn part_name(part: Option<usize>) -> String {
 /// A mask and the `parts` element that describes it, built together.
 ///
 /// ```
-/// use gateway::{Mask, MaskPart, MaskShape};
+/// use arterys_gateway::{Mask, MaskPart, MaskShape};
 /// let mask = Mask::zeros(MaskShape::image(512, 512)).unwrap();
 /// let part = MaskPart::probability("Nodule", mask).threshold(0.3).for_image("1.2.3.4", None);
 /// assert_eq!(part.part().probability_threshold, Some(0.3));
@@ -457,7 +457,7 @@ impl MaskPart {
 /// together with their buffer, so the two never differ in number.
 ///
 /// ```
-/// use gateway::{BoundingBox, InferenceResponse, Mask, MaskPart, MaskShape};
+/// use arterys_gateway::{BoundingBox, InferenceResponse, Mask, MaskPart, MaskShape};
 /// let mut r = InferenceResponse::new();
 /// r.add_bounding_box(BoundingBox::new("Lesion", "1.2.3", [10, 10], [40, 30]));
 /// let mask = Mask::from_fn(MaskShape::volume(3, 8, 8), |v| (v.x == v.y) as u8 * 255).unwrap();

@@ -58,7 +58,7 @@ impl InferenceInput {
 /// fault.
 ///
 /// ```
-/// use gateway::HandlerError;
+/// use arterys_gateway::HandlerError;
 /// fn parse(n: &str) -> Result<u32, HandlerError> {
 ///     let v: u32 = n.parse()?; // ParseIntError -> 500
 ///     if v == 0 { return Err(HandlerError::unprocessable("zero slices")); }

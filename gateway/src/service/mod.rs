@@ -17,8 +17,8 @@ pub use server::{Gateway, Readiness, Server};
 /// ```
 /// let mut p10 = vec![0u8; 132];
 /// p10[128..].copy_from_slice(b"DICM");
-/// assert!(gateway::looks_like_dicom(&p10));
-/// assert!(!gateway::looks_like_dicom(b"\x89PNG\r\n\x1a\n...."));
+/// assert!(arterys_gateway::looks_like_dicom(&p10));
+/// assert!(!arterys_gateway::looks_like_dicom(b"\x89PNG\r\n\x1a\n...."));
 /// ```
 pub fn looks_like_dicom(bytes: &[u8]) -> bool {
     if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {

@@ -88,7 +88,7 @@ impl Default for Config {
 /// `/healthcheck` and `/ping` answer `GET` and `POST`.
 ///
 /// ```no_run
-/// use gateway::{Gateway, InferenceResponse, Readiness};
+/// use arterys_gateway::{Gateway, InferenceResponse, Readiness};
 /// # #[tokio::main] async fn main() -> std::io::Result<()> {
 /// Gateway::new()
 ///     .route("/", |_input| Ok(InferenceResponse::new()))

@@ -1,25 +1,25 @@
 //! Shared by the gateway's integration tests: a real HTTP client, request builders written
-//! independently of the crate's encoder, and the shared DICOM files.
+//! independently of the crate's encoder, and the test DICOM files in testdata/.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use arterys_gateway::multipart::{boundary_from_content_type, MultipartDecoder};
+use arterys_gateway::{Gateway, ResponseJson};
 use bytes::Bytes;
-use gateway::multipart::{boundary_from_content_type, MultipartDecoder};
-use gateway::{Gateway, ResponseJson};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
-pub fn shared_dicom(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom").join(rel)
+pub fn test_dicom(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
 }
 
 pub fn read_dicom(rel: &str) -> Vec<u8> {
-    std::fs::read(shared_dicom(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    std::fs::read(test_dicom(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// Starts `gw` on a loopback port; the server stops when the test's runtime ends.

@@ -7,8 +7,10 @@ mod image_ops;
 use std::path::Path;
 use std::sync::Arc;
 
-use gateway::dicom::display::modality_values;
-use gateway::{BoundingBox, HandlerError, HandlerResult, InferenceInput, InferenceResponse, Mask, MaskPart, MaskShape};
+use arterys_gateway::dicom::display::modality_values;
+use arterys_gateway::{
+    BoundingBox, HandlerError, HandlerResult, InferenceInput, InferenceResponse, Mask, MaskPart, MaskShape,
+};
 use serde_json::json;
 use tract_onnx::prelude::*;
 
@@ -206,7 +208,7 @@ impl OnnxModel {
         let part = &input.dicom[index];
         let undecodable =
             |e: String| HandlerError::unprocessable(format!("part {}: the image cannot be decoded: {e}", part.index));
-        let obj = gateway::dicom::open(&part.body).map_err(|e| undecodable(e.to_string()))?;
+        let obj = arterys_gateway::dicom::open(&part.body).map_err(|e| undecodable(e.to_string()))?;
         let (w, h, mut values) = modality_values(&obj, 0).map_err(|e| undecodable(e.to_string()))?;
         normalize(&mut values, &self.config.preprocess.normalize, window);
         let size = &self.config.input.size;

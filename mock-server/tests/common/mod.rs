@@ -7,20 +7,20 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use arterys_gateway::multipart::{boundary_from_content_type, MultipartBody, MultipartDecoder, OutgoingPart};
+use arterys_gateway::{InferenceResponse, ResponseJson};
 use bytes::Bytes;
-use gateway::multipart::{boundary_from_content_type, MultipartBody, MultipartDecoder, OutgoingPart};
-use gateway::{InferenceResponse, ResponseJson};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-pub fn shared_dicom(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom").join(rel)
+pub fn test_dicom(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
 }
 
-/// Every file of a shared folder, sorted by name.
+/// Every file of a testdata folder, sorted by name.
 pub fn study(rel: &str) -> Vec<Vec<u8>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(shared_dicom(rel))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(test_dicom(rel))
         .unwrap_or_else(|e| panic!("{rel}: {e}"))
         .map(|e| e.unwrap().path())
         .collect();
