@@ -24,6 +24,8 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
+mod models;
+
 /// Benchmarks of the gateway, the mock server, the test tool and the ONNX model path.
 #[derive(Debug, Parser)]
 #[command(name = "bench")]
@@ -59,6 +61,17 @@ enum What {
     Render,
     /// The demo ONNX model: tract against onnxruntime, and the gateway's share of a request
     Model,
+    /// nnU-Net-like U-Nets per engine and thread count against Python onnxruntime, and a whole
+    /// model-server request (needs ORT_DYLIB_PATH and python3 with onnx, onnxruntime, numpy)
+    Models,
+    /// (internal) one engine configuration timed in its own process
+    #[command(hide = true)]
+    RunModel {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// (internal) the server child process
     #[command(hide = true)]
     Serve {
@@ -66,6 +79,9 @@ enum What {
         mode: String,
         #[arg(long)]
         model_config: Option<PathBuf>,
+        /// A model-server config: serve its models instead of the mock service
+        #[arg(long)]
+        server_config: Option<PathBuf>,
     },
 }
 
@@ -76,8 +92,12 @@ fn main() {
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail(&format!("tokio: {e}")));
     let what = cli.what.as_ref().unwrap_or(&What::All);
-    if let What::Serve { mode, model_config } = what {
-        rt.block_on(serve(mode, model_config.as_deref()));
+    if let What::Serve { mode, model_config, server_config } = what {
+        rt.block_on(serve(mode, model_config.as_deref(), server_config.as_deref()));
+        return;
+    }
+    if let What::RunModel { config, runs } = what {
+        models::run_model(config, *runs);
         return;
     }
     println!("machine: {} CPUs; figures from one run, each against its floor measured just before", cpus());
@@ -96,7 +116,8 @@ fn main() {
         What::Codec => codec(&study()),
         What::Render => render(&study()),
         What::Model => rt.block_on(model()),
-        What::Serve { .. } => {}
+        What::Models => rt.block_on(models::models(cli.rounds)),
+        What::Serve { .. } | What::RunModel { .. } => {}
     }
 }
 
@@ -105,22 +126,41 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1)
 }
 
+/// A field of this process's /proc status, in KiB.
+fn self_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// The server child: the mock server's service on a free loopback port; prints the port.
-async fn serve(mode: &str, model_config: Option<&Path>) {
+async fn serve(mode: &str, model_config: Option<&Path>, server_config: Option<&Path>) {
     use clap::ValueEnum;
     if std::env::var_os("BENCH_LOG").is_some() {
         let _ = arterys_gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
     }
+    if let Some(path) = server_config {
+        use arterys_model_server::service;
+        let config = arterys_model_server::ServerConfig::load(path).unwrap_or_else(|e| fail(&e.to_string()));
+        let slots = service::slots(&config);
+        service::load_all(config, &slots).unwrap_or_else(|e| fail(&e.to_string()));
+        let gw = service::routes(arterys_gateway::Gateway::new(), &slots);
+        let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
+        println!("LISTENING {}", server.local_addr().port());
+        let _ = std::io::stdout().flush();
+        let _ = server.run().await;
+        return;
+    }
     let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
     let mut gw = arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true))).max_concurrent_inferences(cpus());
     if let Some(path) = model_config {
-        let config = arterys_mock_server::model::config::ModelConfig::load(path).unwrap_or_else(|e| fail(&e));
-        let model_path = config.model.clone().unwrap_or_default();
-        let model = arterys_mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
+        let config = arterys_model_server::ModelConfig::load(path).unwrap_or_else(|e| fail(&e.to_string()));
+        let model = arterys_model_server::Model::load(config).unwrap_or_else(|e| fail(&e.to_string()));
         let cell = Arc::new(OnceLock::new());
         let _ = cell.set(model);
         gw = arterys_mock_server::with_model(gw, cell);
@@ -481,16 +521,16 @@ fn render(slices: &[Bytes]) {
 async fn model() {
     println!("\n## 5. The demo ONNX model (256x256, batches of 4)");
     let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models/demo_body.yaml");
-    let config = arterys_mock_server::model::config::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e));
+    let config = arterys_model_server::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e.to_string()));
     let model_path = config.model.clone().unwrap_or_default();
     let batch = config.input.batch;
-    let model = arterys_mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
+    let model = arterys_model_server::Model::load(config).unwrap_or_else(|e| fail(&e.to_string()));
     let input: Vec<f32> = (0..batch * 256 * 256).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
-    let _ = model.run(input.clone());
+    let _ = model.run(&input);
     let runs = 20;
     let t = Instant::now();
     for _ in 0..runs {
-        std::hint::black_box(model.run(input.clone()).unwrap_or_else(|e| fail(&e)));
+        std::hint::black_box(model.run(&input).unwrap_or_else(|e| fail(&e.to_string())));
     }
     let tract_ms = t.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
     let ort = onnxruntime_ms(&model_path, batch, runs);

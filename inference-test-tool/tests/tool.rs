@@ -514,7 +514,7 @@ async fn demo_model_masks_follow_the_anatomy() {
     use std::sync::OnceLock;
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models");
     let config = arterys_mock_server::model::config::ModelConfig::load(&models.join("demo_body.yaml")).unwrap();
-    let model = arterys_mock_server::model::OnnxModel::load(config.model.as_ref().unwrap(), config.clone()).unwrap();
+    let model = arterys_mock_server::model::Model::load(config).unwrap();
     let cell = Arc::new(OnceLock::new());
     let _ = cell.set(model);
     let gw = arterys_mock_server::with_model(

@@ -3,9 +3,12 @@
 //! around [`service`]; tests and benchmarks start the same service in-process.
 
 pub mod capture;
-pub mod model;
 pub mod results;
-pub mod study;
+
+/// Serving an ONNX model from a config (`--model-config`): the `arterys-model-server` crate.
+pub use arterys_model_server as model;
+/// The request's images in the protocol's order (shared with the model server).
+pub use arterys_model_server::study;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -129,7 +132,7 @@ pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {
 
 /// Serves an ONNX model on `/` and `/model` (once `model` is set; 503 before), on top of
 /// [`service`]'s routes.
-pub fn with_model(gw: Gateway, model: Arc<OnceLock<model::OnnxModel>>) -> Gateway {
+pub fn with_model(gw: Gateway, model: Arc<OnceLock<model::Model>>) -> Gateway {
     let answer = move |input: InferenceInput| match model.get() {
         Some(m) => {
             info!("running the model on {} images", input.dicom.len());

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arterys_mock_server::model::{config::ModelConfig, OnnxModel};
+use arterys_mock_server::model::{Model, ModelConfig};
 use arterys_mock_server::{service, warm_up, with_model, Mode};
 use clap::Parser;
 use std::sync::OnceLock;
@@ -139,8 +139,15 @@ async fn main() -> std::process::ExitCode {
         if let Some(config) = model_config {
             let path = config.model.clone().unwrap_or_default();
             let started = std::time::Instant::now();
-            let loaded = OnnxModel::load(&path, config)?;
-            info!("model {} loaded and optimized in {} ms", path.display(), started.elapsed().as_millis());
+            let loaded = Model::load(config).map_err(|e| e.to_string())?;
+            let warm = loaded.warm_up().map_err(|e| e.to_string())?;
+            info!(
+                "model {} ({}) loaded in {} ms, warm-up batch {} ms",
+                path.display(),
+                loaded.describe(),
+                started.elapsed().as_millis(),
+                warm.as_millis()
+            );
             let _ = model.set(loaded);
         }
         warm_up(delay)

@@ -1,4 +1,5 @@
-//! The request's images, read once (headers only) and put in the protocol's order.
+//! The request's images, read once (headers only) and put in the protocol's order. Shared
+//! with `mock-server`, whose modes answer on the same view of a study.
 
 use arterys_gateway::dicom::{sort_study, InstanceInfo, SortedSeries};
 use arterys_gateway::{HandlerError, InferenceInput};

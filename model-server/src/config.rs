@@ -1,0 +1,535 @@
+//! The model configuration: which engine runs the model, how images become its input and what
+//! its outputs mean. A file holds one model (served on `/`) or a list under `models:`, each
+//! with its own `route`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration that cannot be used; start-up stops with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("model config {}: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML for the schema (an unknown key, a wrong type, a missing key).
+    #[error("model config {}: {source}", path.display())]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// Where and why, as the YAML reader says.
+        source: serde_yaml_ng::Error,
+    },
+    /// A value breaks a rule of the schema.
+    #[error("model config {}: {key}: {reason}", path.display())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The offending key, e.g. `models[1].input.size`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A rule broken by one model's configuration: the key and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct InvalidKey {
+    /// The offending key, relative to the model's block (e.g. `input.size`).
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl InvalidKey {
+    /// A broken rule at `key`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { key: key.into(), reason: reason.into() }
+    }
+}
+
+/// How the input tensor is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Layout {
+    /// Slices: `[N, 1, H, W]`, N slices per run.
+    #[serde(rename = "NCHW")]
+    Nchw,
+    /// Volumes: `[1, 1, D, H, W]`, one series per run.
+    #[serde(rename = "NCDHW")]
+    Ncdhw,
+}
+
+impl Layout {
+    /// The input tensor's rank.
+    pub fn rank(self) -> usize {
+        match self {
+            Self::Nchw => 4,
+            Self::Ncdhw => 5,
+        }
+    }
+}
+
+/// The model's input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// ONNX input name (default: the model's only input).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `NCHW` or `NCDHW`.
+    pub layout: Layout,
+    /// `[H, W]` (NCHW) or `[D, H, W]` (NCDHW): images are resized to it and results back.
+    pub size: Vec<usize>,
+    /// Slices per run for NCHW (the model's batch dimension must be free or equal to it).
+    #[serde(default = "one")]
+    pub batch: usize,
+}
+
+impl InputConfig {
+    /// The input tensor's shape: `[batch, 1, H, W]` or `[1, 1, D, H, W]`.
+    pub fn shape(&self) -> Vec<usize> {
+        match self.layout {
+            Layout::Nchw => [self.batch, 1].iter().chain(&self.size).copied().collect(),
+            Layout::Ncdhw => [1, 1].iter().chain(&self.size).copied().collect(),
+        }
+    }
+
+    /// The model's plane size `(H, W)`.
+    pub fn plane(&self) -> (usize, usize) {
+        let n = self.size.len();
+        (self.size.get(n.wrapping_sub(2)).copied().unwrap_or(1), self.size.last().copied().unwrap_or(1))
+    }
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Intensity preprocessing. The modality rescale (RescaleSlope/Intercept) is always applied
+/// first, so values are in the modality's units (Hounsfield for CT).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessConfig {
+    /// How values become the model's range.
+    #[serde(default)]
+    pub normalize: Normalize,
+}
+
+/// How rescaled values become the model's input range.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Normalize {
+    /// The file's VOI window to 0..1, or the image's min..max when it has none.
+    #[default]
+    Auto,
+    /// A fixed window to 0..1 (e.g. CT soft tissue: center 40, width 400).
+    Window {
+        /// Window centre.
+        center: f64,
+        /// Window width.
+        width: f64,
+    },
+    /// `(v - mean) / std` over each image.
+    Zscore,
+    /// Values as they are.
+    None,
+}
+
+/// What an output becomes in the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// Per-pixel probability of one channel → `probability_mask`.
+    ProbabilityMask,
+    /// Per-pixel intensity of one channel → `heatmap` (JET colours).
+    Heatmap,
+    /// Argmax over channels → `numeric_label_mask` named by `classes` (channel 0 = background).
+    NumericLabelMask,
+    /// Connected components of one channel above the threshold → `bounding_boxes_2d`.
+    Boxes,
+    /// `[N, K]` scores → study and series classification JSON named by `classes`.
+    Classification,
+}
+
+impl OutputKind {
+    /// Whether the output is per pixel (`[N, C, H, W]` or `[1, C, D, H, W]`).
+    pub fn per_pixel(self) -> bool {
+        self != Self::Classification
+    }
+}
+
+/// An activation applied to an output before it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// Values are already probabilities (or labels).
+    #[default]
+    None,
+    /// Elementwise logistic.
+    Sigmoid,
+    /// Over the channel axis.
+    Softmax,
+}
+
+/// One model output and its meaning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// ONNX output name.
+    pub name: String,
+    /// What it becomes.
+    pub kind: OutputKind,
+    /// Applied first.
+    #[serde(default)]
+    pub activation: Activation,
+    /// The channel read for per-pixel kinds.
+    #[serde(default)]
+    pub channel: usize,
+    /// Shown with the result.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Display threshold (probability masks) or cut (boxes), 0..1.
+    #[serde(default = "half")]
+    pub threshold: f64,
+    /// Class names (classification; label masks from channel 1 on).
+    #[serde(default)]
+    pub classes: Vec<String>,
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+/// Which runtime runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// tract, in-process and pure Rust: nothing to install.
+    #[default]
+    Tract,
+    /// ONNX Runtime's shared library, loaded at start-up (`library:` or `ORT_DYLIB_PATH`).
+    Onnxruntime,
+    /// A server speaking the Open Inference Protocol (KServe v2), configured by `remote:`.
+    Remote,
+}
+
+/// Where onnxruntime runs the model: `cpu`, `cuda` or `cuda:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The CPU execution provider.
+    #[default]
+    Cpu,
+    /// The CUDA execution provider on GPU N.
+    Cuda(u32),
+}
+
+impl<'de> Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| serde::de::Error::custom(format!("device {s:?}: expected cpu, cuda or cuda:N"))),
+        }
+    }
+}
+
+/// What to do when the configured device cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// Run on the CPU instead (with a warning in the log).
+    Cpu,
+}
+
+/// A remote Open Inference Protocol (KServe v2) model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// The server's base URL, e.g. `http://triton:8000`.
+    pub url: String,
+    /// The model's name on the server.
+    pub model: String,
+    /// The model's version (the server's default when absent).
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// One model: its file or remote, its engine, its input, preprocessing and outputs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The route serving it (`/` when the file holds one model).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// The `.onnx` file, relative to the config file.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// The runtime (default `tract`).
+    #[serde(default)]
+    pub engine: EngineKind,
+    /// Threads one inference uses (default: the available cores).
+    #[serde(default)]
+    pub threads: Option<usize>,
+    /// onnxruntime only: `cpu` (default), `cuda` or `cuda:N`.
+    #[serde(default)]
+    pub device: Option<Device>,
+    /// onnxruntime only: `cpu` to run there when the device is unavailable.
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+    /// onnxruntime only: the `libonnxruntime` shared library (default: `ORT_DYLIB_PATH`),
+    /// relative to the config file.
+    #[serde(default)]
+    pub library: Option<PathBuf>,
+    /// remote only: the server and model.
+    #[serde(default)]
+    pub remote: Option<RemoteConfig>,
+    /// The input.
+    pub input: InputConfig,
+    /// Preprocessing.
+    #[serde(default)]
+    pub preprocess: PreprocessConfig,
+    /// The outputs used, in order.
+    pub outputs: Vec<OutputConfig>,
+}
+
+impl ModelConfig {
+    /// Reads a file holding one model; a relative `model` or `library` path is made relative
+    /// to it.
+    /// `model` may be absent (given elsewhere, e.g. `mock-server --model`).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut models = ServerConfig::read(path, false)?.models;
+        match (models.pop(), models.is_empty()) {
+            (Some(m), true) => Ok(m),
+            _ => Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                key: "models".into(),
+                reason: "this command serves one model; the file lists several".into(),
+            }),
+        }
+    }
+
+    /// Threads one inference uses: `threads:` or the available cores.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// The rules a config must follow on its own (the model is checked when loaded).
+    pub fn check(&self) -> Result<(), InvalidKey> {
+        let want = self.input.layout.rank() - 2;
+        if self.input.size.len() != want || self.input.size.contains(&0) {
+            return Err(InvalidKey::new(
+                "input.size",
+                format!("must be {want} positive numbers for {:?}", self.input.layout),
+            ));
+        }
+        if self.input.batch == 0 {
+            return Err(InvalidKey::new("input.batch", "must be at least 1"));
+        }
+        if self.input.layout == Layout::Ncdhw && self.input.batch != 1 {
+            return Err(InvalidKey::new("input.batch", "NCDHW models take one volume per run: batch must be 1"));
+        }
+        if self.threads == Some(0) {
+            return Err(InvalidKey::new("threads", "must be at least 1"));
+        }
+        if let Some(route) = &self.route {
+            if !route.starts_with('/') {
+                return Err(InvalidKey::new("route", format!("{route:?} must start with /")));
+            }
+        }
+        let onnxruntime_only = [
+            ("device", self.device.is_some()),
+            ("fallback", self.fallback.is_some()),
+            ("library", self.library.is_some()),
+        ];
+        for (key, set) in onnxruntime_only {
+            if set && self.engine != EngineKind::Onnxruntime {
+                return Err(InvalidKey::new(key, format!("applies to engine onnxruntime, not {:?}", self.engine)));
+            }
+        }
+        match (self.engine, &self.model, &self.remote) {
+            (EngineKind::Remote, _, None) => {
+                return Err(InvalidKey::new("remote", "engine remote needs a remote block"))
+            }
+            (EngineKind::Remote, Some(_), _) => {
+                return Err(InvalidKey::new("model", "engine remote runs the server's model, not a file"))
+            }
+            (EngineKind::Tract | EngineKind::Onnxruntime, _, Some(_)) => {
+                return Err(InvalidKey::new("remote", "applies to engine remote only"))
+            }
+            _ => {}
+        }
+        if self.outputs.is_empty() {
+            return Err(InvalidKey::new("outputs", "no outputs configured"));
+        }
+        for (i, o) in self.outputs.iter().enumerate() {
+            if !(0.0..=1.0).contains(&o.threshold) {
+                return Err(InvalidKey::new(
+                    format!("outputs[{i}].threshold"),
+                    format!("{} is outside 0..1", o.threshold),
+                ));
+            }
+            let needs_classes = matches!(o.kind, OutputKind::Classification | OutputKind::NumericLabelMask);
+            if needs_classes && o.classes.is_empty() {
+                return Err(InvalidKey::new(format!("outputs[{i}].classes"), format!("{:?} needs classes", o.kind)));
+            }
+            if self.outputs[..i].iter().any(|p| p.name == o.name && p.kind == o.kind) {
+                return Err(InvalidKey::new(format!("outputs[{i}]"), format!("{:?} is configured twice", o.name)));
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, dir: &Path) {
+        for p in [&mut self.model, &mut self.library].into_iter().flatten() {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+    }
+}
+
+/// A config file: the models it serves, each on its route.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The models, in file order; every one has its route set.
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelList {
+    models: Vec<ModelConfig>,
+}
+
+impl ServerConfig {
+    /// Reads and checks a config file: one model (served on `/`), or `models:` with a distinct
+    /// `route` each. Relative paths are made relative to the file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::read(path, true)
+    }
+
+    fn read(path: &Path, require_model: bool) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text, path.parent().unwrap_or(Path::new(".")), require_model).map_err(|e| match e {
+            ParseError::Yaml(source) => ConfigError::Parse { path: path.to_owned(), source },
+            ParseError::Key(InvalidKey { key, reason }) => ConfigError::Invalid { path: path.to_owned(), key, reason },
+        })
+    }
+
+    fn parse(text: &str, dir: &Path, require_model: bool) -> Result<Self, ParseError> {
+        let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(ParseError::Yaml)?;
+        let listed = value.get("models").is_some();
+        let mut models = if listed {
+            serde_yaml_ng::from_value::<ModelList>(value).map_err(ParseError::Yaml)?.models
+        } else {
+            vec![serde_yaml_ng::from_value::<ModelConfig>(value).map_err(ParseError::Yaml)?]
+        };
+        if models.is_empty() {
+            return Err(ParseError::Key(InvalidKey::new("models", "the list is empty")));
+        }
+        let mut routes: Vec<String> = Vec::new();
+        for (i, m) in models.iter_mut().enumerate() {
+            let prefix = if listed { format!("models[{i}].") } else { String::new() };
+            let at = |e: InvalidKey| ParseError::Key(InvalidKey::new(format!("{prefix}{}", e.key), e.reason));
+            if listed && m.route.is_none() {
+                return Err(at(InvalidKey::new("route", "every model of a list needs its route")));
+            }
+            let route = m.route.get_or_insert_with(|| "/".into()).clone();
+            if routes.contains(&route) {
+                return Err(at(InvalidKey::new("route", format!("{route} is used by an earlier model"))));
+            }
+            m.check().map_err(at)?;
+            if require_model && m.engine != EngineKind::Remote && m.model.is_none() {
+                return Err(at(InvalidKey::new("model", "missing: the .onnx file to serve")));
+            }
+            m.resolve_paths(dir);
+            routes.push(route);
+        }
+        Ok(Self { models })
+    }
+}
+
+enum ParseError {
+    Yaml(serde_yaml_ng::Error),
+    Key(InvalidKey),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ServerConfig, String> {
+        ServerConfig::parse(text, Path::new("/cfg"), true).map_err(|e| match e {
+            ParseError::Yaml(e) => e.to_string(),
+            ParseError::Key(k) => k.to_string(),
+        })
+    }
+
+    const ONE: &str = "model: m.onnx\ninput: {layout: NCHW, size: [64, 64]}\noutputs: [{name: p, kind: heatmap}]\n";
+
+    #[test]
+    fn one_model_is_served_on_the_root_and_paths_follow_the_file() {
+        let c = parse(ONE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.models.len(), 1);
+        assert_eq!(c.models[0].route.as_deref(), Some("/"));
+        assert_eq!(c.models[0].model.as_deref(), Some(Path::new("/cfg/m.onnx")));
+        assert_eq!(c.models[0].engine, EngineKind::Tract);
+        assert_eq!(c.models[0].input.shape(), vec![1, 1, 64, 64]);
+    }
+
+    #[test]
+    fn lists_need_distinct_routes() {
+        let block = "input: {layout: NCHW, size: [8, 8]}\n    outputs: [{name: p, kind: heatmap}]";
+        let two = format!("models:\n  - route: /a\n    model: a.onnx\n    {block}\n  - route: /b\n    model: b.onnx\n    engine: onnxruntime\n    device: cuda:1\n    fallback: cpu\n    {block}\n");
+        let c = parse(&two).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.models[1].device, Some(Device::Cuda(1)));
+        let same = two.replace("/b", "/a");
+        assert_eq!(parse(&same).err().as_deref(), Some("models[1].route: /a is used by an earlier model"));
+        let missing = two.replace("route: /b\n    ", "");
+        assert_eq!(parse(&missing).err().as_deref(), Some("models[1].route: every model of a list needs its route"));
+    }
+
+    #[test]
+    fn keys_and_values_are_checked() {
+        let e = parse(&ONE.replace("model:", "modle:")).err().unwrap_or_default();
+        assert!(e.contains("unknown field `modle`"), "{e}");
+        let e = parse(&format!("{ONE}device: gpu\n")).err().unwrap_or_default();
+        assert!(e.contains("expected cpu, cuda or cuda:N"), "{e}");
+        assert_eq!(
+            parse(&format!("{ONE}device: cuda\n")).err().as_deref(),
+            Some("device: applies to engine onnxruntime, not Tract")
+        );
+        assert_eq!(parse(&format!("{ONE}threads: 0\n")).err().as_deref(), Some("threads: must be at least 1"));
+        assert_eq!(
+            parse(&ONE.replace("[64, 64]", "[64]")).err().as_deref(),
+            Some("input.size: must be 2 positive numbers for Nchw")
+        );
+        assert_eq!(
+            parse(&ONE.replace("heatmap", "classification")).err().as_deref(),
+            Some("outputs[0].classes: Classification needs classes")
+        );
+        assert_eq!(
+            parse(&ONE.replace("model: m.onnx\n", "")).err().as_deref(),
+            Some("model: missing: the .onnx file to serve")
+        );
+        let remote = ONE.replace("model: m.onnx", "engine: remote\nremote: {url: 'http://h:8000', model: unet}");
+        let c = parse(&remote).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.models[0].remote.as_ref().map(|r| r.model.as_str()), Some("unet"));
+        assert_eq!(
+            parse(&ONE.replace("model: m.onnx", "engine: remote")).err().as_deref(),
+            Some("remote: engine remote needs a remote block")
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! Serving ONNX models over the Arterys inference protocol with no code: a config file says
+//! which engine runs each model (tract, onnxruntime), how images become its input and what its
+//! outputs mean; [`Model`] answers requests, [`service`] puts models on routes of a gateway.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use arterys_model_server::{config::ModelConfig, Model};
+//! let model = Model::load(ModelConfig::load("model.yaml".as_ref())?)?;
+//! model.warm_up()?;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod engine;
+mod image_ops;
+pub mod model;
+mod postprocess;
+mod preprocess;
+pub mod service;
+pub mod study;
+
+pub use config::{ConfigError, ModelConfig, ServerConfig};
+pub use engine::{Engine, LoadError, OutputTensor, RunError};
+pub use model::Model;

@@ -1,0 +1,124 @@
+//! `model-server`: serves the ONNX models of a config file over the Arterys inference
+//! protocol, one route per model, READY once every model is loaded and warmed up.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arterys_gateway::Gateway;
+use arterys_model_server::{service, ServerConfig};
+use clap::Parser;
+use tracing::{error, info};
+
+/// Serves the ONNX models of a config file over the Arterys inference protocol.
+///
+/// The config holds one model (served on `/`) or a list under `models:`, each with its
+/// `route`. See model-server/README.md.
+#[derive(Debug, Parser)]
+#[command(name = "model-server", version)]
+struct Cli {
+    /// The model config (YAML)
+    #[arg(long, env = "MODEL_SERVER_CONFIG")]
+    config: PathBuf,
+    /// Address to listen on
+    #[arg(long, default_value = "0.0.0.0", env = "MODEL_SERVER_HOST")]
+    host: String,
+    /// Port to listen on
+    #[arg(short, long, default_value_t = 8000, env = "MODEL_SERVER_PORT")]
+    port: u16,
+    /// Logging configuration (level, per-target levels, format); defaults apply if the
+    /// default file is absent
+    #[arg(long, default_value = "logging.yaml", env = "LOGGING_CONFIG")]
+    logging_config: PathBuf,
+    /// Requests answered at once; others wait (default 1: one inference already uses the
+    /// configured threads)
+    #[arg(long, default_value_t = 1)]
+    max_concurrent: usize,
+    /// Largest request body in MiB (larger gets 413)
+    #[arg(long, default_value_t = 4096)]
+    body_limit_mib: u64,
+    /// Seconds a request may take before it gets 504 (no limit when not set)
+    #[arg(long)]
+    handler_timeout_secs: Option<u64>,
+    /// Directory below which `studyPath` requests may read studies (off when not set)
+    #[arg(long, env = "MODEL_SERVER_STUDY_ROOT")]
+    study_root: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let logging = if cli.logging_config.exists() {
+        arterys_gateway::logging::init_from_file(&cli.logging_config)
+    } else if cli.logging_config.as_os_str() == "logging.yaml" {
+        arterys_gateway::logging::LoggingConfig::default().init()
+    } else {
+        eprintln!("model-server: logging config {} not found", cli.logging_config.display());
+        return ExitCode::from(2);
+    };
+    if let Err(e) = logging {
+        eprintln!("model-server: {e}");
+        return ExitCode::from(2);
+    }
+    let config = match ServerConfig::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("model-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let ready = Arc::new(AtomicBool::new(false));
+    let slots = service::slots(&config);
+    let mut gw = service::readiness(Gateway::new(), Arc::clone(&ready))
+        .max_concurrent_inferences(cli.max_concurrent.max(1))
+        .body_limit(cli.body_limit_mib << 20);
+    gw = service::routes(gw, &slots);
+    if let Some(root) = &cli.study_root {
+        gw = gw.study_root(root);
+    }
+    if let Some(secs) = cli.handler_timeout_secs {
+        gw = gw.handler_timeout(Duration::from_secs(secs));
+    }
+    let server = match gw.bind((cli.host.as_str(), cli.port)).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("model-server: cannot listen on {}:{}: {e}", cli.host, cli.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    info!("model-server listening on {}", server.local_addr());
+    let startup = tokio::task::spawn_blocking(move || service::load_all(config, &slots));
+    let serving = server.run();
+    tokio::pin!(serving);
+    tokio::select! {
+        started = startup => match started {
+            Ok(Ok(())) => {
+                ready.store(true, Ordering::Release);
+                info!("READY");
+            }
+            Ok(Err(e)) => {
+                error!("start-up failed: {e}");
+                eprintln!("model-server: start-up failed: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("model-server: start-up failed: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        result = &mut serving => return exit_of(result),
+    }
+    exit_of(serving.await)
+}
+
+fn exit_of(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Pixels to the model's input: the one place that decodes DICOM pixel data. The modality
+//! rescale first, then the configured normalization, then bilinear resampling to the model's
+//! plane size.
+
+use arterys_gateway::dicom::display::{modality_values, open};
+use arterys_gateway::{HandlerError, RequestPart};
+
+use crate::config::Normalize;
+use crate::image_ops::resize_bilinear;
+
+/// One image ready for the model.
+pub(crate) struct Prepared {
+    /// Image size (columns, rows).
+    pub size: (u32, u32),
+    /// The normalized plane at the model's size, row-major.
+    pub plane: Vec<f32>,
+}
+
+/// Decodes the first frame of `part`, normalizes it and resamples it to `(height, width)`. An
+/// image that cannot be decoded (or has no grey values) is a 422.
+pub(crate) fn prepare(
+    part: &RequestPart,
+    file_window: Option<[f64; 2]>,
+    how: &Normalize,
+    (height, width): (usize, usize),
+) -> Result<Prepared, HandlerError> {
+    let undecodable = |e: &dyn std::fmt::Display| {
+        HandlerError::unprocessable(format!("part {}: the image cannot be decoded: {e}", part.index))
+    };
+    let obj = open(&part.body).map_err(|e| undecodable(&e))?;
+    let (w, h, mut values) = modality_values(&obj, 0).map_err(|e| undecodable(&e))?;
+    if w == 0 || h == 0 || values.len() != w as usize * h as usize {
+        return Err(undecodable(&format!("{w}x{h} image with {} values", values.len())));
+    }
+    normalize(&mut values, how, file_window);
+    let plane = resize_bilinear(&values, w as usize, h as usize, width, height);
+    Ok(Prepared { size: (w, h), plane })
+}
+
+/// Rescaled values to the model's range, in place.
+pub(crate) fn normalize(values: &mut [f32], how: &Normalize, file_window: Option<[f64; 2]>) {
+    let window = |v: &mut [f32], c: f64, w: f64| {
+        let lo = c - w / 2.0;
+        v.iter_mut().for_each(|x| *x = ((f64::from(*x) - lo) / w).clamp(0.0, 1.0) as f32);
+    };
+    match how {
+        Normalize::None => {}
+        Normalize::Window { center, width } => window(values, *center, width.max(1e-6)),
+        Normalize::Auto => match file_window {
+            Some([c, w]) => window(values, c, w.max(1e-6)),
+            None => {
+                let (lo, hi) =
+                    values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let span = (hi - lo).max(1e-6);
+                values.iter_mut().for_each(|x| *x = (*x - lo) / span);
+            }
+        },
+        Normalize::Zscore => {
+            let n = values.len().max(1) as f64;
+            let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let var = values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+            let sd = var.sqrt().max(1e-6);
+            values.iter_mut().for_each(|x| *x = ((f64::from(*x) - mean) / sd) as f32);
+        }
+    }
+}
