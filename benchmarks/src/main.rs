@@ -6,10 +6,9 @@
 //! cargo run --release -p benchmarks -- all
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -25,6 +24,9 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
 mod models;
+mod server;
+
+use server::Server;
 
 /// Benchmarks of the gateway, the mock server, the test tool and the ONNX model path.
 #[derive(Debug, Parser)]
@@ -109,13 +111,13 @@ fn main() {
             rt.block_on(large(&s, cli.rounds));
             rt.block_on(small(cli.clients, cli.seconds));
             render(&s);
-            rt.block_on(model());
+            rt.block_on(models::demo());
         }
         What::Large => rt.block_on(large(&study(), cli.rounds)),
         What::Small => rt.block_on(small(cli.clients, cli.seconds)),
         What::Codec => codec(&study()),
         What::Render => render(&study()),
-        What::Model => rt.block_on(model()),
+        What::Model => rt.block_on(models::demo()),
         What::Models => rt.block_on(models::models(cli.rounds)),
         What::Serve { .. } | What::RunModel { .. } => {}
     }
@@ -169,59 +171,6 @@ async fn serve(mode: &str, model_config: Option<&Path>, server_config: Option<&P
     println!("LISTENING {}", server.local_addr().port());
     let _ = std::io::stdout().flush();
     let _ = server.run().await;
-}
-
-/// A server child process.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Self {
-        let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current exe: {e}")));
-        let mut child = Command::new(exe)
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| fail(&format!("starting the server: {e}")));
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        let port: u16 = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| fail(&format!("server said {line:?}")));
-        Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
-    }
-
-    fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    /// Resets the child's peak RSS (Linux `clear_refs` 5).
-    fn reset_peak(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
-    }
-
-    fn peak_rss(&self) -> u64 {
-        self.status_kib("VmHWM:") * 1024
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The synthetic study: `n` slices of 512x512 16-bit CT.
@@ -516,73 +465,4 @@ fn render(slices: &[Bytes]) {
         cpus()
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-async fn model() {
-    println!("\n## 5. The demo ONNX model (256x256, batches of 4)");
-    let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models/demo_body.yaml");
-    let config = arterys_model_server::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e.to_string()));
-    let model_path = config.model.clone().unwrap_or_default();
-    let batch = config.input.batch;
-    let model = arterys_model_server::Model::load(config).unwrap_or_else(|e| fail(&e.to_string()));
-    let input: Vec<f32> = (0..batch * 256 * 256).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
-    let _ = model.run(&input);
-    let runs = 20;
-    let t = Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(model.run(&input).unwrap_or_else(|e| fail(&e.to_string())));
-    }
-    let tract_ms = t.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
-    let ort = onnxruntime_ms(&model_path, batch, runs);
-    match ort {
-        Some(ort_ms) => println!("RESULT model: tract {tract_ms:.2} ms/slice, onnxruntime {ort_ms:.2} ms/slice: tract/onnxruntime = {:.2}x", tract_ms / ort_ms),
-        None => println!("RESULT model: tract {tract_ms:.2} ms/slice (onnxruntime not installed: python3 -m pip install onnxruntime numpy)"),
-    }
-
-    // The gateway's share of a request: HTTP round-trip against the handler alone.
-    let slices: Vec<Bytes> = (0..60)
-        .map(|i| Bytes::from(arterys_gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_default()))
-        .collect();
-    let t = Instant::now();
-    let r = model.answer(&input_of(&slices)).unwrap_or_else(|e| fail(&e.to_string()));
-    let handler = t.elapsed();
-    std::hint::black_box(r);
-    let server = Server::start(&["--mode", "auto", "--model-config", config_path.to_str().unwrap_or_default()]);
-    let client = client();
-    let _ = exchange(&client, server.addr, "/model", request_body(&slices[..1])).await;
-    let t = Instant::now();
-    let (status, parts, _) =
-        exchange(&client, server.addr, "/model", request_body(&slices)).await.unwrap_or_else(|e| fail(&e));
-    let wall = t.elapsed();
-    if status != 200 || parts < 2 {
-        fail(&format!("model request: status {status}, {parts} parts"));
-    }
-    println!(
-        "RESULT model request ({} slices): {:.0} ms round trip, handler {:.0} ms: the gateway and transport take {:.1}%",
-        slices.len(),
-        wall.as_secs_f64() * 1e3,
-        handler.as_secs_f64() * 1e3,
-        (1.0 - handler.as_secs_f64() / wall.as_secs_f64()).max(0.0) * 100.0
-    );
-}
-
-/// onnxruntime's time per slice on the same model and input shape, through Python.
-fn onnxruntime_ms(model: &Path, batch: usize, runs: usize) -> Option<f64> {
-    let script = format!(
-        "import time, numpy as np, onnxruntime as ort\n\
-         o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1\n\
-         s = ort.InferenceSession({model:?}, o, providers=['CPUExecutionProvider'])\n\
-         x = (np.arange({n}) * 7919 % 1000).astype(np.float32).reshape({batch}, 1, 256, 256) / 1000\n\
-         s.run(None, {{'image': x}})\n\
-         t = time.perf_counter()\n\
-         for _ in range({runs}): s.run(None, {{'image': x}})\n\
-         print((time.perf_counter() - t) * 1000 / ({runs} * {batch}))\n",
-        model = model.display().to_string(),
-        n = batch * 256 * 256,
-    );
-    let out = Command::new("python3").args(["-c", &script]).output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }

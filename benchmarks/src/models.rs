@@ -14,7 +14,7 @@ use std::time::Instant;
 use arterys_model_server::{Model, ModelConfig};
 use bytes::Bytes;
 
-use crate::{client, cpus, exchange, fail, request_body, Server, SERIES};
+use crate::{client, cpus, exchange, fail, input_of, request_body, Server, SERIES};
 
 /// One U-Net of the benchmark.
 struct Net {
@@ -206,4 +206,75 @@ async fn request(net: &Net, threads: &[usize], rounds: usize) {
             ms / py.ms
         );
     }
+}
+
+/// The demo model: tract against Python onnxruntime per slice, and the gateway's share of a
+/// request through `mock-server --model-config`.
+pub async fn demo() {
+    println!("\n## 5. The demo ONNX model (256x256, batches of 4)");
+    let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models/demo_body.yaml");
+    let config = arterys_model_server::ModelConfig::load(&config_path).unwrap_or_else(|e| fail(&e.to_string()));
+    let model_path = config.model.clone().unwrap_or_default();
+    let batch = config.input.batch;
+    let model = arterys_model_server::Model::load(config).unwrap_or_else(|e| fail(&e.to_string()));
+    let input: Vec<f32> = (0..batch * 256 * 256).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let _ = model.run(&input);
+    let runs = 20;
+    let t = Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(model.run(&input).unwrap_or_else(|e| fail(&e.to_string())));
+    }
+    let tract_ms = t.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
+    let ort = onnxruntime_ms(&model_path, batch, runs);
+    match ort {
+        Some(ort_ms) => println!("RESULT model: tract {tract_ms:.2} ms/slice, onnxruntime {ort_ms:.2} ms/slice: tract/onnxruntime = {:.2}x", tract_ms / ort_ms),
+        None => println!("RESULT model: tract {tract_ms:.2} ms/slice (onnxruntime not installed: python3 -m pip install onnxruntime numpy)"),
+    }
+
+    // The gateway's share of a request: HTTP round-trip against the handler alone.
+    let slices: Vec<Bytes> = (0..60)
+        .map(|i| Bytes::from(arterys_gateway::dicom::synthetic::ct_slice(SERIES, i, 512, 512).unwrap_or_default()))
+        .collect();
+    let t = Instant::now();
+    let r = model.answer(&input_of(&slices)).unwrap_or_else(|e| fail(&e.to_string()));
+    let handler = t.elapsed();
+    std::hint::black_box(r);
+    let server = Server::start(&["--mode", "auto", "--model-config", config_path.to_str().unwrap_or_default()]);
+    let client = client();
+    let _ = exchange(&client, server.addr, "/model", request_body(&slices[..1])).await;
+    let t = Instant::now();
+    let (status, parts, _) =
+        exchange(&client, server.addr, "/model", request_body(&slices)).await.unwrap_or_else(|e| fail(&e));
+    let wall = t.elapsed();
+    if status != 200 || parts < 2 {
+        fail(&format!("model request: status {status}, {parts} parts"));
+    }
+    println!(
+        "RESULT model request ({} slices): {:.0} ms round trip, handler {:.0} ms: the gateway and transport take {:.1}%",
+        slices.len(),
+        wall.as_secs_f64() * 1e3,
+        handler.as_secs_f64() * 1e3,
+        (1.0 - handler.as_secs_f64() / wall.as_secs_f64()).max(0.0) * 100.0
+    );
+}
+
+/// onnxruntime's time per slice on the same model and input shape, through Python.
+fn onnxruntime_ms(model: &Path, batch: usize, runs: usize) -> Option<f64> {
+    let script = format!(
+        "import time, numpy as np, onnxruntime as ort\n\
+         o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1\n\
+         s = ort.InferenceSession({model:?}, o, providers=['CPUExecutionProvider'])\n\
+         x = (np.arange({n}) * 7919 % 1000).astype(np.float32).reshape({batch}, 1, 256, 256) / 1000\n\
+         s.run(None, {{'image': x}})\n\
+         t = time.perf_counter()\n\
+         for _ in range({runs}): s.run(None, {{'image': x}})\n\
+         print((time.perf_counter() - t) * 1000 / ({runs} * {batch}))\n",
+        model = model.display().to_string(),
+        n = batch * 256 * 256,
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }

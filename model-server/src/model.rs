@@ -194,6 +194,13 @@ impl Model {
         for batch in rx {
             let batch = batch?;
             let tensors = self.engine.run(&batch.tensor).map_err(|e| HandlerError::internal(e.to_string()))?;
+            if tensors.len() != outputs.len() {
+                return Err(HandlerError::internal(format!(
+                    "the engine gave {} outputs for {} configured",
+                    tensors.len(),
+                    outputs.len()
+                )));
+            }
             let one = series[batch.series];
             let slices = one.timepoints.iter().map(Vec::len).sum::<usize>();
             while pending.len() <= batch.series {
