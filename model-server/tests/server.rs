@@ -34,7 +34,7 @@ async fn every_model_on_its_route_and_ready_only_after_warm_up() {
         assert!(warmed < ready_at, "{route} warmed up after READY: {log}");
         assert!(log[warmed..].lines().next().unwrap().contains("warm-up batch"), "{log}");
     }
-    assert!(log.contains("on /body-ort: onnxruntime"), "{log}");
+    assert!(log.contains("on /body-ort: onnxruntime (libonnxruntime.so"), "{log}");
 
     let slices = study("arterys/test_3d");
     let tract = parse_ok_of(&server, "/body", &slices).await;

@@ -85,7 +85,8 @@ impl OrtEngine {
     /// Loads the library (once per process), builds a session for `path` on the configured
     /// device with `threads` intra-op threads, and checks the model against the config.
     pub fn load(path: &Path, config: &ModelConfig) -> Result<Self, LoadError> {
-        let env = runtime(&library_path(config)?)?;
+        let library = library_path(config)?;
+        let env = runtime(&library)?;
         if !path.is_file() {
             return Err(LoadError::File { path: path.to_owned(), reason: "the file does not exist".into() });
         }
@@ -144,16 +145,12 @@ impl OrtEngine {
             input_shape: config.input.shape(),
             outputs: config.outputs.iter().map(|o| o.name.clone()).collect(),
             describe: format!(
-                "onnxruntime {}, {device}, {threads} intra-op thread{}",
-                ort_version(),
+                "onnxruntime ({}), {device}, {threads} intra-op thread{}",
+                library.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
                 if threads == 1 { "" } else { "s" }
             ),
         })
     }
-}
-
-fn ort_version() -> String {
-    ort::info().split(['-', ',']).find(|p| p.contains("rel")).map(|p| p.trim().to_owned()).unwrap_or_default()
 }
 
 impl Engine for OrtEngine {
