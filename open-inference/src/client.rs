@@ -346,6 +346,13 @@ mod tests {
     }
 
     #[test]
+    fn client_and_errors_cross_threads() {
+        fn send_sync_static<T: Send + Sync + 'static>() {}
+        send_sync_static::<Client>();
+        send_sync_static::<Error>();
+    }
+
+    #[test]
     fn model_paths_are_percent_encoded() {
         assert_eq!(model_path("demo_body", None), "/v2/models/demo_body");
         assert_eq!(model_path("a b/c", Some("1")), "/v2/models/a%20b%2Fc/versions/1");

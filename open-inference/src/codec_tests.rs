@@ -214,3 +214,39 @@ fn error_messages_from_json_or_text() {
     assert_eq!(error_message(b"  upstream connect error  "), "upstream connect error");
     assert_eq!(error_message(&[b'x'; 2000]).len(), 512);
 }
+
+/// Every truncation and many one-byte corruptions of a real answer: never a panic, and
+/// whatever decodes has exactly the bytes its shape and datatype need.
+#[test]
+fn corrupted_answers_never_panic_and_never_lie_about_sizes() {
+    let check = |body: Vec<u8>, header_length: Option<usize>| {
+        if let Ok(outputs) = decode_response(Bytes::from(body), header_length) {
+            for output in outputs {
+                let size = output.datatype.element_size().unwrap_or(1) as u64;
+                let expected = element_count(&output.shape).and_then(|n| n.checked_mul(size));
+                if output.datatype != Datatype::Bytes {
+                    assert_eq!(expected, Some(output.data.len() as u64), "{}", output.name);
+                }
+            }
+        }
+    };
+    for end in 0..=TRITON_BINARY.len() {
+        let body = TRITON_BINARY[..end].to_vec();
+        check(body.clone(), Some(TRITON_BINARY_HEADER_LENGTH.min(end)));
+        check(body, None);
+    }
+    for at in 0..TRITON_BINARY.len() {
+        for value in [b'0', b'9', b'-', b'"', b'[', b'}', b' ', 0xff] {
+            let mut body = TRITON_BINARY.to_vec();
+            body[at] = value;
+            check(body, Some(TRITON_BINARY_HEADER_LENGTH));
+        }
+    }
+    for at in 0..TRITON_JSON.len() {
+        for value in [b'0', b'9', b'-', b'.', b'e', b'[', b']', b','] {
+            let mut body = TRITON_JSON.to_vec();
+            body[at] = value;
+            check(body, None);
+        }
+    }
+}
