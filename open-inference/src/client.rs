@@ -99,6 +99,11 @@ impl Client {
         Ok(Client { http, base, options })
     }
 
+    /// The server's URL as the client uses it (`http://host:port[/prefix]`).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// The options the client was made with.
     pub fn options(&self) -> &ClientOptions {
         &self.options

@@ -53,6 +53,12 @@ pub enum Error {
         /// The server's own message.
         message: String,
     },
+    /// The server answers, but says that it or the model is not ready.
+    #[error("{what} is not ready")]
+    NotReady {
+        /// The server or the model.
+        what: String,
+    },
     /// The server answered with an error status.
     #[error("{url} answered {status}: {message}")]
     Status {
@@ -182,7 +188,7 @@ impl Error {
     /// Sorts the error into what a gateway answers (see [`ErrorKind`]).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Connect { .. } | Error::ModelNotFound { .. } => ErrorKind::Unavailable,
+            Error::Connect { .. } | Error::ModelNotFound { .. } | Error::NotReady { .. } => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Status { status: 503, .. } => ErrorKind::Unavailable,
             Error::Status { status: 504, .. } => ErrorKind::Timeout,

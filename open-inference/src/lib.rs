@@ -10,9 +10,12 @@
 //! - [`Error::kind`] tells what a gateway answers when a call fails: 502, 503
 //!   or 504 ([`ErrorKind::http_status`]).
 //! - [`ModelMetadata::check`] compares the server's model with what the caller
-//!   was configured for, naming the tensor and the difference.
+//!   was configured for, naming the tensor and the difference; [`RemoteModel`]
+//!   does that at start-up and checks every answer's outputs as well.
 //!
-//! # Example
+//! # Examples
+//!
+//! The client, call by call:
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -42,12 +45,40 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A [`RemoteModel`], as an engine holds one:
+//!
+//! ```no_run
+//! use arterys_open_inference::{Client, ClientOptions, Datatype, InputTensor, RemoteModel, TensorSpec};
+//!
+//! # async fn run() -> Result<(), arterys_open_inference::Error> {
+//! let client = Client::new("http://127.0.0.1:8000", ClientOptions::default())?;
+//! // Start-up: fails with ModelNotFound, NotReady or Mismatch, naming what is wrong.
+//! let model = RemoteModel::connect(
+//!     client,
+//!     "demo_body",
+//!     Some("1"),
+//!     &[TensorSpec::new("image", Datatype::Fp32, [-1, 1, 256, 256])],
+//!     &[TensorSpec::new("probability", Datatype::Fp32, [-1, 1, 256, 256])],
+//! )
+//! .await?;
+//! let pixels = vec![0.0f32; 2 * 256 * 256];
+//! let outputs = model.infer(&[InputTensor::f32("image", &[2, 1, 256, 256], &pixels)]).await?;
+//! assert_eq!(outputs[0].shape, [2, 1, 256, 256]);
+//! // Readiness endpoint:
+//! let ready: bool = model.ready().await;
+//! # let _ = ready;
+//! # Ok(())
+//! # }
+//! ```
 
 mod client;
 pub mod codec;
 mod error;
+mod remote;
 mod tensor;
 
 pub use client::{Client, ClientOptions};
 pub use error::{Error, ErrorKind, Mismatch, Result};
+pub use remote::RemoteModel;
 pub use tensor::{Datatype, InputTensor, ModelMetadata, OutputTensor, TensorData, TensorMetadata, TensorSpec};

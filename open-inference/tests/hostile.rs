@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arterys_open_inference::{Client, ClientOptions, Error, ErrorKind, InputTensor};
+use arterys_open_inference::{Client, ClientOptions, Datatype, Error, ErrorKind, InputTensor, RemoteModel, TensorSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,6 +24,9 @@ enum Behaviour {
     Hangup,
     /// Answers every request on the connection with these bytes, keeping it open.
     KeepAlive(&'static [u8]),
+    /// Answers each request with the bytes of the first route whose request line starts
+    /// with the route's prefix (404 if none), keeping the connection open.
+    Routes(&'static [(&'static str, &'static [u8])]),
 }
 
 /// Starts a server; returns its URL and a count of the connections it accepted.
@@ -41,22 +44,38 @@ async fn serve(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
     (url, accepted)
 }
 
-/// Reads up to the end of a request's headers (enough to know it arrived); false when the peer left.
-async fn read_request(stream: &mut TcpStream) -> bool {
+/// Reads up to the end of a request's headers (enough to know it arrived); `None` when the
+/// peer left, else the headers.
+async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut byte = [0u8; 1];
     let mut seen = Vec::new();
     while !seen.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(_) => seen.push(byte[0]),
         }
     }
-    true
+    Some(seen)
+}
+
+async fn read_request(stream: &mut TcpStream) -> bool {
+    read_head(stream).await.is_some()
 }
 
 async fn handle(mut stream: TcpStream, behaviour: Behaviour) {
     match behaviour {
         Behaviour::Hangup => {}
+        Behaviour::Routes(routes) => {
+            while let Some(head) = read_head(&mut stream).await {
+                let answer = routes
+                    .iter()
+                    .find(|(prefix, _)| head.starts_with(prefix.as_bytes()))
+                    .map_or(&b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"[..], |(_, bytes)| bytes);
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+        }
         Behaviour::KeepAlive(bytes) => {
             while read_request(&mut stream).await {
                 if stream.write_all(bytes).await.is_err() {
@@ -250,4 +269,41 @@ async fn error_statuses_carry_the_message() {
     let (url, _) = serve(Behaviour::Answer(b"HTTP/1.1 500 Oops\r\ncontent-length: 1000000000\r\n\r\nxx")).await;
     let error = infer(&client(&url, options())).await.unwrap_err();
     assert!(matches!(&error, Error::Status { status: 500, message, .. } if message.contains("too large")), "{error}");
+}
+
+const METADATA: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 123\r\n\r\n\
+{\"name\":\"m\",\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[-1]}],\
+\"outputs\":[{\"name\":\"y\",\"datatype\":\"FP32\",\"shape\":[-1]}]}";
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n";
+
+#[tokio::test]
+async fn remote_model_start_up_waits_for_readiness() {
+    let x = [TensorSpec::new("x", Datatype::Fp32, [-1])];
+    let y = [TensorSpec::new("y", Datatype::Fp32, [-1])];
+    for (routes, what) in [
+        (
+            &[("GET /v2/models/m/ready ", OK), ("GET /v2/models/m ", METADATA), ("GET /v2/health/ready ", UNAVAILABLE)]
+                [..],
+            "the server at http://",
+        ),
+        (
+            &[("GET /v2/models/m/ready ", UNAVAILABLE), ("GET /v2/models/m ", METADATA), ("GET /v2/health/ready ", OK)]
+                [..],
+            "model \"m\"",
+        ),
+    ] {
+        let (url, _) = serve(Behaviour::Routes(routes)).await;
+        let error = RemoteModel::connect(client(&url, options()), "m", None, &x, &y).await.unwrap_err();
+        assert!(matches!(&error, Error::NotReady { what: w } if w.starts_with(what)), "{error}");
+        assert_eq!(error.kind().http_status(), 503);
+    }
+    let (url, _) = serve(Behaviour::Routes(&[
+        ("GET /v2/models/m/ready ", OK),
+        ("GET /v2/models/m ", METADATA),
+        ("GET /v2/health/ready ", OK),
+    ]))
+    .await;
+    let model = RemoteModel::connect(client(&url, options()), "m", None, &x, &y).await.unwrap();
+    assert!(model.ready().await);
 }

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use arterys_open_inference::{
-    Client, ClientOptions, Datatype, Error, ErrorKind, InputTensor, Mismatch, TensorMetadata, TensorSpec,
+    Client, ClientOptions, Datatype, Error, ErrorKind, InputTensor, Mismatch, RemoteModel, TensorMetadata, TensorSpec,
 };
 use common::{demo_model, onnxruntime_reference, test_image, Triton};
 
@@ -63,6 +63,43 @@ async fn readiness_and_metadata() {
     assert!(matches!(&rank, Error::Mismatch { tensor_kind: "output", mismatch: Mismatch::Rank { .. }, .. }), "{rank}");
     let missing = metadata.check(&[image], &[TensorSpec::new("mask", Datatype::Uint8, [-1])]).unwrap_err();
     assert!(matches!(&missing, Error::Mismatch { mismatch: Mismatch::Missing { .. }, .. }), "{missing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_model_checks_at_start_up_and_per_answer() {
+    let server = Triton::start(None).await;
+    let image = [TensorSpec::new("image", Datatype::Fp32, [-1, 1, 256, 256])];
+    let outputs = [
+        TensorSpec::new("tissue_logits", Datatype::Fp32, [-1, 2, 256, 256]),
+        TensorSpec::new("class_logits", Datatype::Fp32, [-1, 2]),
+    ];
+    let model = RemoteModel::connect(server.client(), "demo_body", Some("1"), &image, &outputs).await.unwrap();
+    assert_eq!(model.metadata().inputs[0].name, "image");
+    assert!(model.ready().await);
+    let data = test_image(2 * 256 * 256);
+    let answer = model.infer(&[InputTensor::f32("image", &[2, 1, 256, 256], &data)]).await.unwrap();
+    let shapes: Vec<_> = answer.iter().map(|o| (o.name.as_str(), o.shape.clone())).collect();
+    assert_eq!(shapes, [("tissue_logits", vec![2, 2, 256, 256]), ("class_logits", vec![2, 2])]);
+
+    // The server's dimensions are free (-1), so only the answer shows that 128x128 images give
+    // 128x128 outputs, not the 256x256 the caller expects.
+    let small = test_image(2 * 128 * 128);
+    let error = model.infer(&[InputTensor::f32("image", &[2, 1, 128, 128], &small)]).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Mismatch { tensor, mismatch: Mismatch::Dimension { axis: 2, expected: 256, actual: 128 }, .. } if tensor == "tissue_logits"),
+        "{error}"
+    );
+    assert_eq!(error.kind().http_status(), 502);
+
+    // Start-up refusals, each naming what is wrong.
+    let error = RemoteModel::connect(server.client(), "no_such_model", None, &image, &outputs).await.unwrap_err();
+    assert!(matches!(error, Error::ModelNotFound { .. }) && error.is_unavailable(), "{error}");
+    let uint8 = [TensorSpec::new("image", Datatype::Uint8, [-1, 1, 256, 256])];
+    let error = RemoteModel::connect(server.client(), "demo_body", None, &uint8, &outputs).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "model \"demo_body\": input \"image\": datatype is FP32 on the server, expected UINT8"
+    );
 }
 
 fn assert_close(name: &str, actual: &[f32], expected: &[f32]) {
