@@ -31,7 +31,7 @@ pub struct ClientOptions {
     /// tensor data is not copied again once read.
     pub max_response_bytes: u64,
     /// The largest JSON part of a response accepted (the header before binary
-    /// data, or a whole JSON answer). JSON `data` arrays take up to about 16
+    /// data, or a whole JSON answer). JSON `data` arrays take up to about 25
     /// times their text's size while they are decoded, so this bounds that.
     pub max_json_bytes: u64,
 }
@@ -72,7 +72,8 @@ struct Reply {
 
 impl Client {
     /// A client for the server at `base_url` (`http://host:port`, optionally
-    /// with a path prefix that the server's routes follow). Connects lazily.
+    /// with a path prefix that the server's routes follow). Connects lazily;
+    /// calls must run inside a Tokio runtime.
     pub fn new(base_url: &str, options: ClientOptions) -> Result<Client> {
         let invalid = |reason| Error::InvalidUrl { url: base_url.to_owned(), reason };
         let uri: Uri = base_url.parse().map_err(|_| invalid("not a URL"))?;
