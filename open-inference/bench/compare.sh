@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Compares this crate's client with Triton's own Python client (tritonclient[http])
 # on the same real Triton server, model and tensors. Prints a JSON line per client
-# and the ratio of their mean times.
+# and the ratio of their mean times, for the demo model (image of SHAPE in, its three
+# outputs back) and for an identity model (as many floats in and back: the protocol's
+# cost alone).
 #
 #   open-inference/bench/compare.sh [ITERATIONS] [SHAPE]
 #
@@ -22,7 +24,7 @@ PROFILE_DIR="${CARGO_PROFILE:-release}"
 BENCH="target/$PROFILE_DIR/examples/infer_bench"
 
 "$PYTHON" open-inference/tests/triton/start_triton.py serve --workdir "$WORKDIR" --http-port "$PORT" \
-    --model "demo_body=mock-server/models/demo_body.onnx" >"$WORKDIR/server.log" 2>&1 &
+    --model "demo_body=mock-server/models/demo_body.onnx" --slow-seconds 0 >"$WORKDIR/server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORKDIR"' EXIT
 for _ in $(seq 1 600); do
@@ -32,17 +34,25 @@ for _ in $(seq 1 600); do
     sleep 0.2
 done
 
-# Alternate the two clients so that drift in the machine's load hits both alike.
-for round in 1 2; do
-    "$PYTHON" open-inference/bench/direct_client.py --url "127.0.0.1:$PORT" --model demo_body --input image \
-        --shape "$SHAPE" "${OUTPUTS[@]}" --iterations "$ITERATIONS" | tee "$WORKDIR/python-$round.json"
-    "$BENCH" --url "http://127.0.0.1:$PORT" --model demo_body --input image \
-        --shape "$SHAPE" "${OUTPUTS[@]}" --iterations "$ITERATIONS" | tee "$WORKDIR/rust-$round.json"
-done
-"$PYTHON" - "$WORKDIR" <<'PY'
+ELEMENTS=$(( ${SHAPE//,/*} ))
+compare() { # NAME, then the arguments both clients get
+    local name="$1"
+    shift
+    # Alternate the two clients so that drift in the machine's load hits both alike.
+    for round in 1 2; do
+        "$PYTHON" open-inference/bench/direct_client.py --url "127.0.0.1:$PORT" "$@" --iterations "$ITERATIONS" \
+            | tee "$WORKDIR/$name-python-$round.json"
+        "$BENCH" --url "http://127.0.0.1:$PORT" "$@" --iterations "$ITERATIONS" | tee "$WORKDIR/$name-rust-$round.json"
+    done
+    "$PYTHON" - "$WORKDIR" "$name" <<'PY'
 import json, pathlib, sys
-d = pathlib.Path(sys.argv[1])
-mean = lambda kind: sum(json.loads((d / f"{kind}-{r}.json").read_text())["ms_per_call"] for r in (1, 2)) / 2
+d, name = pathlib.Path(sys.argv[1]), sys.argv[2]
+def mean(kind):
+    return sum(json.loads((d / f"{name}-{kind}-{r}.json").read_text())["ms_per_call"] for r in (1, 2)) / 2
 rust, python = mean("rust"), mean("python")
-print(f"arterys-open-inference {rust:.2f} ms/call, tritonclient {python:.2f} ms/call, ratio {rust / python:.3f}")
+print(f"{name}: arterys-open-inference {rust:.2f} ms/call, tritonclient {python:.2f} ms/call, "
+      f"ratio {rust / python:.3f}")
 PY
+}
+compare demo_body --model demo_body --input image --shape "$SHAPE" "${OUTPUTS[@]}"
+compare identity --model slow --input x --shape "$ELEMENTS" --output y
