@@ -54,19 +54,22 @@ enum Pending {
 }
 
 impl Model {
-    /// Loads the model with its configured engine and checks it against the config. The
-    /// `remote` engine is not part of this crate yet: it is refused with a clear message.
+    /// Loads the model with its configured engine (or connects to its remote server) and checks
+    /// it against the config.
     pub fn load(config: ModelConfig) -> Result<Self, LoadError> {
         let path = config.model.clone().unwrap_or_default();
         let engine: Box<dyn Engine> = match config.engine {
             EngineKind::Tract => Box::new(engine::tract::TractEngine::load(&path, &config)?),
             EngineKind::Onnxruntime => Box::new(engine::onnxruntime::OrtEngine::load(&path, &config)?),
-            EngineKind::Remote => {
-                return Err(LoadError::Runtime {
-                    key: "engine",
-                    reason: "engine remote is not available in this build".into(),
-                })
-            }
+            EngineKind::Remote => match &config.remote {
+                Some(remote) => Box::new(engine::remote::RemoteEngine::load(remote, &config)?),
+                None => {
+                    return Err(LoadError::Runtime {
+                        key: "remote",
+                        reason: "engine remote needs a remote block".into(),
+                    })
+                }
+            },
         };
         Ok(Self { engine, config })
     }

@@ -6,6 +6,7 @@
 //! same mistakes get the same start-up message whichever engine runs the model.
 
 pub mod onnxruntime;
+pub mod remote;
 pub mod tract;
 
 use crate::config::{InvalidKey, Layout, ModelConfig, OutputKind};
