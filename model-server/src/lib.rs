@@ -20,5 +20,5 @@ pub mod service;
 pub mod study;
 
 pub use config::{ConfigError, ModelConfig, ServerConfig};
-pub use engine::{Engine, LoadError, OutputTensor, RunError};
+pub use engine::{Engine, LoadError, OutputTensor, RunError, RunErrorKind};
 pub use model::Model;

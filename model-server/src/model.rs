@@ -13,7 +13,7 @@ use arterys_gateway::{
 };
 
 use crate::config::{EngineKind, Layout, ModelConfig, OutputKind};
-use crate::engine::{self, Engine, LoadError, OutputTensor, RunError};
+use crate::engine::{self, Engine, LoadError, OutputTensor, RunError, RunErrorKind};
 use crate::image_ops::components;
 use crate::postprocess::{self, Scores};
 use crate::preprocess::prepare;
@@ -196,7 +196,7 @@ impl Model {
         let mut study_scores: Vec<Scores> = vec![Scores::default(); outputs.len()];
         for batch in rx {
             let batch = batch?;
-            let tensors = self.engine.run(&batch.tensor).map_err(|e| HandlerError::internal(e.to_string()))?;
+            let tensors = self.engine.run(&batch.tensor).map_err(|e| handler_error(&e))?;
             if tensors.len() != outputs.len() {
                 return Err(HandlerError::internal(format!(
                     "the engine gave {} outputs for {} configured",
@@ -327,5 +327,15 @@ fn pending_for(kind: OutputKind, geometry: bool) -> Pending {
         OutputKind::Boxes => Pending::Boxes(Vec::new()),
         _ if geometry => Pending::Volume { shape: MaskShape::image(0, 0), data: Vec::new() },
         _ => Pending::Images(Vec::new()),
+    }
+}
+
+/// A failed run as the request's status: 503, 502 or 504 for a remote, 500 otherwise.
+fn handler_error(e: &RunError) -> HandlerError {
+    match e.kind {
+        RunErrorKind::Unavailable => HandlerError::unavailable(e.to_string()),
+        RunErrorKind::BadGateway => HandlerError::bad_gateway(e.to_string()),
+        RunErrorKind::Timeout => HandlerError::gateway_timeout(e.to_string()),
+        RunErrorKind::Failed => HandlerError::internal(e.to_string()),
     }
 }

@@ -2,7 +2,7 @@
 //! nvidia-pytriton, CPU-only, serving the demo model through onnxruntime in a Python-backend
 //! model; `open-inference/tests/triton/start_triton.py` lays it out): the same outputs as the
 //! committed onnxruntime fixture, start-up errors naming the key, and whole requests through
-//! the model-server binary.
+//! the model-server binary, with 502/503 once the remote goes away.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -133,7 +133,7 @@ fn a_remote_model_matches_the_fixture_and_serves_requests() {
         demo().join("demo_body.onnx").display()
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
+    rt.block_on(async move {
         let (server, _) = ModelServer::start(&dir.write("m.yaml", &yaml)).await;
         let slices = study("arterys/test_3d");
         let request = r#"{"inference_command": "get-probability-mask"}"#;
@@ -143,5 +143,14 @@ fn a_remote_model_matches_the_fixture_and_serves_requests() {
         let local = parse_ok(s, ct, &b);
         let d = remote.buffers()[0].iter().zip(local.buffers()[0].iter()).map(|(a, b)| a.abs_diff(*b)).max();
         assert!(d <= Some(1), "remote and local masks differ by {d:?}");
+        // The remote goes away: a pooled connection that drops gives 502 (an inference is never
+        // sent twice), a refused one 503; never a hang. The local model goes on.
+        drop(triton);
+        let (s, _, b) = server.infer("/remote", request, &slices).await;
+        assert!(s == 502 || s == 503, "{s}: {}", String::from_utf8_lossy(&b));
+        let (s, _, b) = server.infer("/remote", request, &slices).await;
+        assert_eq!(s, 503, "{}", String::from_utf8_lossy(&b));
+        let (s, ct, b) = server.infer("/local", request, &slices).await;
+        parse_ok(s, ct, &b);
     });
 }

@@ -90,6 +90,16 @@ impl HandlerError {
         Self { status: 503, message: message.into() }
     }
 
+    /// 502: a server the service relies on (e.g. a remote model) answered badly.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self { status: 502, message: message.into() }
+    }
+
+    /// 504: a server the service relies on did not answer in time.
+    pub fn gateway_timeout(message: impl Into<String>) -> Self {
+        Self { status: 504, message: message.into() }
+    }
+
     /// 500: the service failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self { status: 500, message: message.into() }

@@ -24,10 +24,35 @@ pub trait Engine: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A run that failed (the engine's message, on one line).
+/// A run that failed: the engine's message, and how a request should see it.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the model run failed: {0}")]
-pub struct RunError(pub String);
+#[error("the model run failed: {message}")]
+pub struct RunError {
+    /// What the request gets.
+    pub kind: RunErrorKind,
+    /// The engine's message, on one line.
+    pub message: String,
+}
+
+/// How a failed run reaches the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunErrorKind {
+    /// The engine failed: 500.
+    Failed,
+    /// A remote server cannot be reached or is not ready: 503.
+    Unavailable,
+    /// A remote server answered badly: 502.
+    BadGateway,
+    /// A remote server did not answer in time: 504.
+    Timeout,
+}
+
+impl RunError {
+    /// A local engine's failure.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self { kind: RunErrorKind::Failed, message: message.into() }
+    }
+}
 
 /// Why a model could not be loaded; start-up stops with it.
 #[derive(Debug, thiserror::Error)]

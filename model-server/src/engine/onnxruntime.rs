@@ -155,16 +155,17 @@ impl OrtEngine {
 
 impl Engine for OrtEngine {
     fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
-        let tensor =
-            TensorRef::from_array_view((self.input_shape.as_slice(), input)).map_err(|e| RunError(one_line(&e)))?;
-        let mut session = self.session.lock().map_err(|_| RunError("an earlier run panicked".into()))?;
-        let outputs =
-            session.run(ort::inputs![self.input_name.as_str() => tensor]).map_err(|e| RunError(one_line(&e)))?;
+        let tensor = TensorRef::from_array_view((self.input_shape.as_slice(), input))
+            .map_err(|e| RunError::failed(one_line(&e)))?;
+        let mut session = self.session.lock().map_err(|_| RunError::failed("an earlier run panicked"))?;
+        let outputs = session
+            .run(ort::inputs![self.input_name.as_str() => tensor])
+            .map_err(|e| RunError::failed(one_line(&e)))?;
         self.outputs
             .iter()
             .map(|name| {
-                let value = outputs.get(name).ok_or_else(|| RunError(format!("no output {name:?}")))?;
-                let (shape, values) = value.try_extract_tensor::<f32>().map_err(|e| RunError(one_line(&e)))?;
+                let value = outputs.get(name).ok_or_else(|| RunError::failed(format!("no output {name:?}")))?;
+                let (shape, values) = value.try_extract_tensor::<f32>().map_err(|e| RunError::failed(one_line(&e)))?;
                 Ok((shape.iter().map(|&d| d.max(0) as usize).collect(), values.to_vec()))
             })
             .collect()

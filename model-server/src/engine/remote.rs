@@ -7,10 +7,13 @@
 //! service's blocking threads, never from async code.
 
 use arterys_open_inference::{
-    Client, ClientOptions, Datatype, InputTensor, ModelMetadata, RemoteModel, TensorMetadata, TensorSpec as WireSpec,
+    Client, ClientOptions, Datatype, Error as RemoteError, ErrorKind, InputTensor, ModelMetadata, RemoteModel,
+    TensorMetadata, TensorSpec as WireSpec,
 };
 
-use super::{check_signature, ElementType, Engine, LoadError, OutputTensor, RunError, Signature, TensorSpec};
+use super::{
+    check_signature, ElementType, Engine, LoadError, OutputTensor, RunError, RunErrorKind, Signature, TensorSpec,
+};
 use crate::config::{ModelConfig, RemoteConfig};
 
 /// A remote model, connected and checked.
@@ -63,11 +66,11 @@ impl RemoteEngine {
 impl Engine for RemoteEngine {
     fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
         let tensor = InputTensor::f32(&self.input_name, &self.input_shape, input);
-        let outputs = self.runtime.block_on(self.model.infer(&[tensor])).map_err(|e| RunError(e.to_string()))?;
+        let outputs = self.runtime.block_on(self.model.infer(&[tensor])).map_err(|e| run_error(&e))?;
         outputs
             .iter()
             .map(|o| {
-                let values = o.to_f32().map_err(|e| RunError(e.to_string()))?;
+                let values = o.to_f32().map_err(|e| run_error(&e))?;
                 Ok((o.shape.iter().map(|&d| d as usize).collect(), values))
             })
             .collect()
@@ -92,4 +95,15 @@ fn signature(metadata: &ModelMetadata) -> Signature {
         inputs: metadata.inputs.iter().map(spec).collect(),
         outputs: metadata.outputs.iter().map(spec).collect(),
     }
+}
+
+/// The remote's failure as the request should see it (502, 503, 504).
+fn run_error(e: &RemoteError) -> RunError {
+    let kind = match e.kind() {
+        ErrorKind::Unavailable => RunErrorKind::Unavailable,
+        ErrorKind::BadGateway => RunErrorKind::BadGateway,
+        ErrorKind::Timeout => RunErrorKind::Timeout,
+        _ => RunErrorKind::Failed,
+    };
+    RunError { kind, message: e.to_string() }
 }

@@ -61,13 +61,13 @@ impl TractEngine {
 
 impl Engine for TractEngine {
     fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
-        let tensor = Tensor::from_shape(&self.input_shape, input).map_err(|e| RunError(one_line(&e)))?;
+        let tensor = Tensor::from_shape(&self.input_shape, input).map_err(|e| RunError::failed(one_line(&e)))?;
         let outputs = multithread_tract_scope(self.executor.clone(), || self.plan.run(tvec!(tensor.into_tvalue())))
-            .map_err(|e| RunError(one_line(&e)))?;
+            .map_err(|e| RunError::failed(one_line(&e)))?;
         outputs
             .iter()
             .map(|t| {
-                let view = t.to_plain_array_view::<f32>().map_err(|e| RunError(one_line(&e)))?;
+                let view = t.to_plain_array_view::<f32>().map_err(|e| RunError::failed(one_line(&e)))?;
                 Ok((view.shape().to_vec(), view.iter().copied().collect()))
             })
             .collect()
