@@ -116,15 +116,17 @@ async fn serve(mode: &str, model_config: Option<&Path>) {
         let _ = arterys_gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
     }
     let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
-    let mut gw = arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true))).max_concurrent_inferences(cpus());
+    let ready = Arc::new(AtomicBool::new(true));
+    let mut gw = arterys_mock_server::service(mode, Arc::clone(&ready));
     if let Some(path) = model_config {
         let config = arterys_mock_server::model::config::ModelConfig::load(path).unwrap_or_else(|e| fail(&e));
         let model_path = config.model.clone().unwrap_or_default();
         let model = arterys_mock_server::model::OnnxModel::load(&model_path, config).unwrap_or_else(|e| fail(&e));
         let cell = Arc::new(OnceLock::new());
         let _ = cell.set(model);
-        gw = arterys_mock_server::with_model(gw, cell);
+        gw = arterys_mock_server::model_service(ready, cell);
     }
+    let gw = gw.max_concurrent_inferences(cpus());
     let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
     println!("LISTENING {}", server.local_addr().port());
     let _ = std::io::stdout().flush();
@@ -383,19 +385,7 @@ async fn small(clients: usize, seconds: u64) {
 }
 
 fn input_of(slices: &[Bytes]) -> InferenceInput {
-    InferenceInput {
-        request: Default::default(),
-        json: Bytes::from_static(b"{}"),
-        dicom: slices
-            .iter()
-            .enumerate()
-            .map(|(i, s)| RequestPart { index: i + 1, headers: Default::default(), body: s.clone() })
-            .collect(),
-        attachments: vec![],
-        input_hash: String::new(),
-        route: "/".into(),
-        study_dir: None,
-    }
+    InferenceInput::from_dicom(Default::default(), slices.iter().cloned())
 }
 
 fn codec(slices: &[Bytes]) {

@@ -98,23 +98,10 @@ fn input_of(rel: &str) -> arterys_gateway::InferenceInput {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    arterys_gateway::InferenceInput {
-        request: Default::default(),
-        json: bytes::Bytes::from_static(b"{}"),
-        dicom: files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| arterys_gateway::RequestPart {
-                index: i + 1,
-                headers: Default::default(),
-                body: std::fs::read(f).unwrap().into(),
-            })
-            .collect(),
-        attachments: vec![],
-        input_hash: String::new(),
-        route: "/".into(),
-        study_dir: None,
-    }
+    arterys_gateway::InferenceInput::from_dicom(
+        Default::default(),
+        files.iter().map(|f| bytes::Bytes::from(std::fs::read(f).unwrap())),
+    )
 }
 
 fn fraction(buf: &[u8], cut: u8) -> f64 {

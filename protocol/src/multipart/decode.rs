@@ -161,7 +161,7 @@ enum State {
 /// [`finish`](Self::finish) it.
 ///
 /// ```
-/// use arterys_gateway::multipart::MultipartDecoder;
+/// use arterys_protocol::multipart::MultipartDecoder;
 /// let body = b"--xyz\r\nContent-Type: text/json\r\n\r\n{}\r\n--xyz\r\n\r\nDICM...\r\n--xyz--\r\n";
 /// let mut d = MultipartDecoder::new("xyz").unwrap();
 /// for chunk in body.chunks(5) {

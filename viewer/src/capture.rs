@@ -6,7 +6,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use sha2::{Digest, Sha256};
 
-use super::DicomError;
+use crate::DicomError;
 
 /// 8-bit pixels for a capture: 1 sample (MONOCHROME2) or 3 (RGB, interleaved), row-major.
 #[derive(Debug, Clone, Copy)]
@@ -50,9 +50,9 @@ const COPIED: [Tag; 10] = [
 /// A UID under the `2.25` root derived from `seed`: the same seed always gives the same UID.
 ///
 /// ```
-/// let a = arterys_gateway::dicom::capture::derived_uid("x");
+/// let a = arterys_viewer::capture::derived_uid("x");
 /// assert!(a.starts_with("2.25.") && a.len() <= 64);
-/// assert_eq!(a, arterys_gateway::dicom::capture::derived_uid("x"));
+/// assert_eq!(a, arterys_viewer::capture::derived_uid("x"));
 /// ```
 pub fn derived_uid(seed: &str) -> String {
     let d = Sha256::digest(seed.as_bytes());
@@ -99,7 +99,7 @@ pub fn secondary_capture(
     put(tags::SERIES_NUMBER, VR::IS, "999".into());
     put(tags::INSTANCE_NUMBER, VR::IS, "1".into());
     let photometric = if image.samples == 3 { "RGB" } else { "MONOCHROME2" };
-    super::put_pixel_module(&mut obj, (rows, cols), image.samples, (8, 8), photometric);
+    crate::put_pixel_module(&mut obj, (rows, cols), image.samples, (8, 8), photometric);
     obj.put(DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(image.pixels.into())));
-    super::to_part10(obj, uids::SECONDARY_CAPTURE_IMAGE_STORAGE, &ids.sop_instance_uid)
+    crate::to_part10(obj, uids::SECONDARY_CAPTURE_IMAGE_STORAGE, &ids.sop_instance_uid)
 }

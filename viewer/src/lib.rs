@@ -1,6 +1,15 @@
-//! DICOM helpers on top of dicom-object (feature `dicom`): reading an instance from bytes
-//! (Part 10 or a bare dataset), the identifiers and geometry a service needs without decoding
-//! pixels, and the study ordering the protocol's clients use ([`sort`]).
+//! # arterys-viewer: DICOM as the viewer shows it
+//!
+//! Reading an instance from bytes (Part 10 or a bare dataset), the identifiers and geometry
+//! a service needs without decoding pixels, the study ordering the protocol's clients use
+//! ([`sort`]), the display pipeline ([`display`]: decode, modality rescale, VOI window,
+//! photometric interpretation, frames), DICOM Secondary Captures ([`capture`]) and synthetic
+//! test slices ([`synthetic`]). Used by the test tool, the mock server and model servers;
+//! the gateway re-exports it as `arterys_gateway::dicom` with its `dicom` feature.
+//!
+//! **Dependencies**: dicom-rs and the protocol crate; no HTTP, no runtime. JPEG baseline and
+//! lossless, JPEG 2000 and RLE decode in pure Rust; feature `jpegls` adds JPEG-LS through
+//! CharLS (C++: needs cmake and a C++ compiler).
 
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
@@ -12,7 +21,6 @@ pub mod capture;
 pub mod sort;
 pub mod synthetic;
 
-#[cfg(feature = "pixeldata")]
 pub mod display;
 
 pub use sort::{sort_study, SortedSeries};
@@ -179,7 +187,7 @@ impl InstanceInfo {
     ///
     /// ```
     /// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/arterys/test_3d/1.dcm")).unwrap();
-    /// let info = arterys_gateway::dicom::InstanceInfo::read(&bytes).unwrap();
+    /// let info = arterys_viewer::InstanceInfo::read(&bytes).unwrap();
     /// assert_eq!((info.rows, info.columns), (512, 512));
     /// assert!(info.slice_position().is_some());
     /// ```

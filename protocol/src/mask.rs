@@ -5,7 +5,7 @@
 //! [`Mask`] owns that order so that a handler never computes an offset by hand, and it
 //! checks the buffer's length against the shape when it is built.
 
-use super::response::{BinaryDataShape, ValidationError};
+use crate::response::{BinaryDataShape, ValidationError};
 
 /// The shape of a mask: one image, or a series (a volume, possibly over time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,7 +101,7 @@ impl MaskShape {
 /// A uint8 mask with its shape; the length always matches the shape.
 ///
 /// ```
-/// use arterys_gateway::{Mask, MaskShape};
+/// use arterys_protocol::{Mask, MaskShape};
 /// // A 2-slice volume of 4x3 with the right half of slice 1 set.
 /// let m = Mask::from_fn(MaskShape::volume(2, 3, 4), |v| if v.z == 1 && v.x >= 2 { 255 } else { 0 }).unwrap();
 /// assert_eq!(m.data().len(), 2 * 3 * 4);

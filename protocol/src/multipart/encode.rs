@@ -1,12 +1,9 @@
-//! A streaming `multipart/related` writer.
+//! A streaming `multipart/related` writer: an iterator of `Bytes` frames, no I/O. The
+//! gateway wraps it in an `http_body::Body`.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
 use super::hex;
@@ -47,14 +44,14 @@ type OnComplete = Box<dyn FnOnce(&str) + Send + Sync>;
 
 /// A `multipart/related` body written from its parts' buffers without copying them.
 ///
-/// With [`MultipartBody::with_hashes`], every part body is hashed as it is written and a last
+/// With [`MultipartEncoder::with_hashes`], every part body is hashed as it is written and a last
 /// `text/plain` part `<input hash>:<output hash>` follows, as the protocol's responses end.
-/// The exact length is known up front ([`http_body::Body::size_hint`]), so the response
-/// carries a `Content-Length`.
+/// The exact length is known up front ([`MultipartEncoder::remaining`]), so a response can
+/// carry a `Content-Length`.
 ///
 /// ```
-/// use arterys_gateway::multipart::{MultipartBody, MultipartDecoder, OutgoingPart};
-/// let body = MultipartBody::new("b0", vec![
+/// use arterys_protocol::multipart::{MultipartEncoder, MultipartDecoder, OutgoingPart};
+/// let body = MultipartEncoder::new("b0", vec![
 ///     OutgoingPart::new("application/json", r#"{"parts":[]}"#),
 /// ]).with_hashes("ab".repeat(32));
 /// let bytes: Vec<u8> = body.into_iter().flat_map(|b| b.to_vec()).collect();
@@ -62,7 +59,7 @@ type OnComplete = Box<dyn FnOnce(&str) + Send + Sync>;
 /// assert_eq!(parts.len(), 2);
 /// assert_eq!(parts[1].body.len(), 129); // "<64 hex>:<64 hex>"
 /// ```
-pub struct MultipartBody {
+pub struct MultipartEncoder {
     boundary: String,
     parts: VecDeque<OutgoingPart>,
     /// The body being sent, if it is being sliced.
@@ -74,9 +71,9 @@ pub struct MultipartBody {
     done: bool,
 }
 
-impl std::fmt::Debug for MultipartBody {
+impl std::fmt::Debug for MultipartEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MultipartBody")
+        f.debug_struct("MultipartEncoder")
             .field("boundary", &self.boundary)
             .field("parts_left", &self.parts.len())
             .field("remaining", &self.remaining)
@@ -84,7 +81,7 @@ impl std::fmt::Debug for MultipartBody {
     }
 }
 
-impl MultipartBody {
+impl MultipartEncoder {
     /// A body of `parts`, in order, delimited by `boundary`.
     pub fn new(boundary: impl Into<String>, parts: Vec<OutgoingPart>) -> Self {
         let boundary = boundary.into();
@@ -168,29 +165,24 @@ fn closing(boundary: &str) -> String {
     format!("\r\n--{boundary}--\r\n")
 }
 
-impl Iterator for MultipartBody {
+impl MultipartEncoder {
+    /// Bytes still to come.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Whether the closing delimiter has been written.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl Iterator for MultipartEncoder {
     type Item = Bytes;
 
     fn next(&mut self) -> Option<Bytes> {
         let frame = self.next_frame()?;
         self.remaining = self.remaining.saturating_sub(frame.len() as u64);
         Some(frame)
-    }
-}
-
-impl http_body::Body for MultipartBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.get_mut().next().map(|b| Ok(Frame::data(b))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.done
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
     }
 }

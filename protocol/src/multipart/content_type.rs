@@ -21,7 +21,7 @@ pub enum ContentTypeError {
 /// (`charset`, `type`, `start`) are allowed and ignored.
 ///
 /// ```
-/// use arterys_gateway::multipart::boundary_from_content_type;
+/// use arterys_protocol::multipart::boundary_from_content_type;
 /// assert_eq!(boundary_from_content_type(r#"multipart/related; boundary="a b"; charset=utf-8"#).unwrap(), "a b");
 /// assert_eq!(boundary_from_content_type("Multipart/Related;boundary=xyz").unwrap(), "xyz");
 /// assert!(boundary_from_content_type("application/json").is_err());

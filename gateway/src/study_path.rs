@@ -3,8 +3,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Why a `studyPath` is refused. Each maps to a 4xx.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a `studyPath` is refused (its status: `GatewayError::status`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StudyPathError {
     /// The service has no study root.
     #[error("studyPath requests are not enabled on this service")]
@@ -23,21 +24,7 @@ pub enum StudyPathError {
     TooLarge(u64),
     /// Reading failed.
     #[error("cannot read the study: {0}")]
-    Io(String),
-}
-
-impl StudyPathError {
-    /// The HTTP status for the error.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Disabled => 400,
-            Self::OutsideRoot => 403,
-            Self::NotFound => 404,
-            Self::NotADirectory => 400,
-            Self::TooLarge(_) => 413,
-            Self::Io(_) => 500,
-        }
-    }
+    Io(#[source] std::io::Error),
 }
 
 /// Resolves `requested` (absolute, or relative to the root) to a directory inside `root`
@@ -68,10 +55,10 @@ pub fn read_study(root: &Path, dir: &Path, limit: u64) -> Result<Vec<(String, Ve
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| StudyPathError::Io(e.to_string()))?;
+        let entries = std::fs::read_dir(&d).map_err(StudyPathError::Io)?;
         for e in entries {
-            let path = e.map_err(|e| StudyPathError::Io(e.to_string()))?.path();
-            let canon = path.canonicalize().map_err(|e| StudyPathError::Io(e.to_string()))?;
+            let path = e.map_err(StudyPathError::Io)?.path();
+            let canon = path.canonicalize().map_err(StudyPathError::Io)?;
             if !canon.starts_with(root) {
                 return Err(StudyPathError::OutsideRoot);
             }
@@ -86,7 +73,7 @@ pub fn read_study(root: &Path, dir: &Path, limit: u64) -> Result<Vec<(String, Ve
     let mut total = 0u64;
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        let bytes = std::fs::read(&f).map_err(|e| StudyPathError::Io(e.to_string()))?;
+        let bytes = std::fs::read(&f).map_err(StudyPathError::Io)?;
         total += bytes.len() as u64;
         if total > limit {
             return Err(StudyPathError::TooLarge(limit));

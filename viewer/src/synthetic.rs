@@ -5,7 +5,7 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
-use super::DicomError;
+use crate::DicomError;
 
 /// One slice of a synthetic CT series: `rows x cols`, 16-bit, Explicit VR Little Endian, with
 /// geometry (slice `index` at z = index mm) and a bright disc whose radius changes along z,
@@ -13,8 +13,8 @@ use super::DicomError;
 /// `SYNTH-0001`, born 1947-03-12), so that tests can check none of it reaches a log.
 ///
 /// ```
-/// let s = arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.1", 3, 64, 64).unwrap();
-/// let info = arterys_gateway::dicom::InstanceInfo::read(&s).unwrap();
+/// let s = arterys_viewer::synthetic::ct_slice("1.2.826.0.1.3680043.10.1", 3, 64, 64).unwrap();
+/// let info = arterys_viewer::InstanceInfo::read(&s).unwrap();
 /// assert_eq!((info.rows, info.slice_position()), (64, Some(3.0)));
 /// ```
 pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Vec<u8>, DicomError> {
@@ -37,7 +37,7 @@ pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Ve
     put(tags::RESCALE_SLOPE, VR::DS, "1".into());
     put(tags::WINDOW_CENTER, VR::DS, "40".into());
     put(tags::WINDOW_WIDTH, VR::DS, "400".into());
-    super::put_pixel_module(&mut obj, (rows, cols), 1, (16, 12), "MONOCHROME2");
+    crate::put_pixel_module(&mut obj, (rows, cols), 1, (16, 12), "MONOCHROME2");
     let (cy, cx) = (f32::from(rows) / 2.0, f32::from(cols) / 2.0);
     let radius = f32::from(rows.min(cols)) * (0.2 + 0.15 * ((index as f32) / 40.0).sin().abs());
     let mut pixels = Vec::with_capacity(usize::from(rows) * usize::from(cols));
@@ -56,7 +56,7 @@ pub fn ct_slice(series_uid: &str, index: u32, rows: u16, cols: u16) -> Result<Ve
         }
     }
     obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())));
-    super::to_part10(obj, uids::CT_IMAGE_STORAGE, &sop_uid)
+    crate::to_part10(obj, uids::CT_IMAGE_STORAGE, &sop_uid)
 }
 
 fn strs(values: &[String]) -> PrimitiveValue {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 /// service with more outputs can dispatch on it.
 ///
 /// ```
-/// use arterys_gateway::InferenceCommand;
+/// use arterys_protocol::InferenceCommand;
 /// let c: InferenceCommand = serde_json::from_str("\"get-bounding-box-2d\"").unwrap();
 /// assert_eq!(c, InferenceCommand::BoundingBox2d);
 /// let other: InferenceCommand = serde_json::from_str("\"count-nodules\"").unwrap();
@@ -63,7 +63,7 @@ impl<'de> Deserialize<'de> for InferenceCommand {
 /// `--request_options`) are kept in [`InferenceRequest::options`].
 ///
 /// ```
-/// use arterys_gateway::{InferenceCommand, InferenceRequest};
+/// use arterys_protocol::{InferenceCommand, InferenceRequest};
 /// let r: InferenceRequest = serde_json::from_str(
 ///     r#"{"inference_command": "get-probability-mask", "studyUID": "1.2.3",
 ///         "depth": 3, "height": "512", "width": 512, "threshold": "0.4"}"#,

@@ -14,7 +14,7 @@ pub struct AnchorPoint {
 /// A palette: `{"type": "anchorpoints", "data": [{"threshold", "color"}, ...]}`.
 ///
 /// ```
-/// use arterys_gateway::{AnchorPoint, Palette};
+/// use arterys_protocol::{AnchorPoint, Palette};
 /// let p = Palette::anchorpoints(vec![
 ///     AnchorPoint { threshold: 0.0, color: [0, 0, 0, 0] },
 ///     AnchorPoint { threshold: 1.0, color: [255, 0, 0, 255] },
@@ -31,9 +31,30 @@ pub struct Palette {
     pub data: Vec<AnchorPoint>,
 }
 
+/// Why a palette breaks the protocol's rules.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaletteError {
+    /// `type` is not `anchorpoints`.
+    #[error("type is {0:?}, expected \"anchorpoints\"")]
+    Kind(String),
+    /// Fewer than two anchor points.
+    #[error("needs at least two anchor points")]
+    TooFewPoints,
+    /// The first threshold is not 0.0.
+    #[error("first threshold is {0}, expected 0.0")]
+    First(f64),
+    /// The last threshold is not 1.0.
+    #[error("last threshold is {0}, expected 1.0")]
+    Last(f64),
+    /// Two thresholds out of order.
+    #[error("thresholds not increasing ({0} then {1})")]
+    NotIncreasing(f64, f64),
+}
+
 impl Palette {
     /// A validated `anchorpoints` palette.
-    pub fn anchorpoints(points: Vec<AnchorPoint>) -> Result<Self, String> {
+    pub fn anchorpoints(points: Vec<AnchorPoint>) -> Result<Self, PaletteError> {
         let p = Self { kind: "anchorpoints".into(), data: points };
         p.check()?;
         Ok(p)
@@ -41,26 +62,26 @@ impl Palette {
 
     /// Checks the rules: type `anchorpoints`, at least two points, the first at 0.0, the last
     /// at 1.0, thresholds increasing. Returns the reason when one fails.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), PaletteError> {
         if self.kind != "anchorpoints" {
-            return Err(format!("type is {:?}, expected \"anchorpoints\"", self.kind));
+            return Err(PaletteError::Kind(self.kind.clone()));
         }
         let (Some(first), Some(last)) = (self.data.first(), self.data.last()) else {
-            return Err("has no anchor points".into());
+            return Err(PaletteError::TooFewPoints);
         };
         if self.data.len() < 2 {
-            return Err("needs at least two anchor points".into());
+            return Err(PaletteError::TooFewPoints);
         }
         if first.threshold != 0.0 {
-            return Err(format!("first threshold is {}, expected 0.0", first.threshold));
+            return Err(PaletteError::First(first.threshold));
         }
         if last.threshold != 1.0 {
-            return Err(format!("last threshold is {}, expected 1.0", last.threshold));
+            return Err(PaletteError::Last(last.threshold));
         }
         if let Some(w) =
             self.data.windows(2).find(|w| w[0].threshold.partial_cmp(&w[1].threshold).is_none_or(|o| o.is_gt()))
         {
-            return Err(format!("thresholds not increasing ({} then {})", w[0].threshold, w[1].threshold));
+            return Err(PaletteError::NotIncreasing(w[0].threshold, w[1].threshold));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The order in which clients send a study and masks map onto it: by series, then by
 //! position along the slice normal, then timepoint.
 
-use super::InstanceInfo;
+use crate::InstanceInfo;
 
 /// Positions closer than this (mm) are the same slice.
 const SAME_POSITION: f64 = 1e-3;
@@ -35,7 +35,7 @@ impl SortedSeries {
 /// image lacks geometry keep their input order.
 ///
 /// ```
-/// use arterys_gateway::dicom::{sort_study, InstanceInfo};
+/// use arterys_viewer::{sort_study, InstanceInfo};
 /// let img = |uid: &str, z: f64| InstanceInfo {
 ///     sop_instance_uid: uid.into(), sop_class_uid: None, series_instance_uid: "s".into(),
 ///     study_instance_uid: None, modality: None, rows: 1, columns: 1, number_of_frames: 1,
