@@ -3,9 +3,11 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::time::Duration;
 
 use axum::Router;
+use futures_util::future::{select, Either};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -60,44 +62,41 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let addr = self.local_addr();
         info!("listening on http://{addr}");
-        tokio::pin!(shutdown);
+        let mut shutdown = pin!(shutdown);
         loop {
-            tokio::select! {
-                accepted = self.listener.accept() => {
-                    let (stream, _peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Out of file descriptors and the like: wait, do not spin.
-                            warn!("accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let router = self.router.clone();
-                    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                        router.clone().oneshot(req)
-                    });
-                    let conn = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(self.config.header_read_timeout)
-                        .max_header_size(self.config.max_header_bytes)
-                        .serve_connection(TokioIo::new(stream), svc);
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            debug!("connection ended: {e}");
-                        }
-                    });
+            let accepted = match select(pin!(self.listener.accept()), shutdown.as_mut()).await {
+                Either::Left((accepted, _)) => accepted,
+                Either::Right(((), _)) => break,
+            };
+            let (stream, _peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
                 }
-                () = &mut shutdown => break,
-            }
+            };
+            let _ = stream.set_nodelay(true);
+            let router = self.router.clone();
+            let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| router.clone().oneshot(req));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(self.config.header_read_timeout)
+                .max_header_size(self.config.max_header_bytes)
+                .serve_connection(TokioIo::new(stream), svc);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    debug!("connection ended: {e}");
+                }
+            });
         }
         drop(self.listener);
         info!("shutting down: no new connections, finishing {} open ones", graceful.count());
-        tokio::select! {
-            () = graceful.shutdown() => info!("shutdown complete"),
-            () = tokio::time::sleep(self.config.shutdown_grace) => warn!("shutdown grace over, closing open connections"),
+        match tokio::time::timeout(self.config.shutdown_grace, graceful.shutdown()).await {
+            Ok(()) => info!("shutdown complete"),
+            Err(_) => warn!("shutdown grace over, closing open connections"),
         }
         Ok(())
     }
@@ -110,10 +109,7 @@ async fn shutdown_signal() {
         use tokio::signal::unix::{signal, SignalKind};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = tokio::signal::ctrl_c() => {},
-                }
+                let _ = select(pin!(term.recv()), pin!(tokio::signal::ctrl_c())).await;
             }
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
