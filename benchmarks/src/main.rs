@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arterys_gateway::multipart::{hex, MultipartBody, MultipartDecoder, OutgoingPart};
-use arterys_gateway::{InferenceInput, Mask, MaskShape, RequestPart};
+use arterys_gateway::{DecodedResponse, InferenceInput, Mask, MaskShape};
 use arterys_mock_server::Mode;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
@@ -260,7 +260,7 @@ async fn exchange(
         }
     }
     let parts = match decoder {
-        Some(d) => d.finish().map_err(|e| e.to_string())?.0.len(),
+        Some(d) => DecodedResponse::from_parts(d.finish().map_err(|e| e.to_string())?.0).buffers().len() + 2,
         None => 0,
     };
     Ok((status, parts, n))
