@@ -28,7 +28,7 @@
 //! - [`mask`], [`palette`]: mask buffers and heatmap palettes.
 //! - [`input`]: [`InferenceInput`], what a handler receives, assembled in one place.
 //! - [`multipart`]: the push decoder and the encoder.
-//! - [`sniff`]: [`looks_like_dicom`].
+//! - [`sniff`]: recognising DICOM bytes ([`looks_like_dicom`]).
 
 pub mod input;
 pub mod mask;
