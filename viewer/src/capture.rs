@@ -71,15 +71,10 @@ pub fn secondary_capture(
 ) -> Result<Vec<u8>, DicomError> {
     let expected = image.width as usize * image.height as usize * usize::from(image.samples);
     if !matches!(image.samples, 1 | 3) || image.pixels.len() != expected {
-        return Err(DicomError::Read(format!(
-            "capture pixels: {} bytes for {}x{}x{}",
-            image.pixels.len(),
-            image.width,
-            image.height,
-            image.samples
-        )));
+        let (len, width, height, samples) = (image.pixels.len(), image.width, image.height, image.samples);
+        return Err(DicomError::CapturePixels { len, width, height, samples });
     }
-    let too_big = |_| DicomError::Read(format!("capture of {}x{} is too large for DICOM", image.width, image.height));
+    let too_big = |_| DicomError::CaptureTooLarge { width: image.width, height: image.height };
     let (rows, cols) = (u16::try_from(image.height).map_err(too_big)?, u16::try_from(image.width).map_err(too_big)?);
     let mut obj = InMemDicomObject::new_empty();
     for tag in COPIED {

@@ -25,19 +25,52 @@ pub mod display;
 
 pub use sort::{sort_study, SortedSeries};
 
-/// Why bytes could not be read as DICOM.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why bytes could not be read as DICOM, or a DICOM file could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DicomError {
-    /// Not DICOM at all, or cut short.
+    /// dicom-rs could not parse the bytes (cut short, or broken).
     #[error("not a readable DICOM file: {0}")]
-    Read(String),
+    Read(#[source] Cause),
+    /// Neither a Part 10 file nor a dataset at the start.
+    #[error("not a readable DICOM file: no DICM preamble and no dataset at the start")]
+    NotDicom,
     /// A required attribute is missing.
     #[error("DICOM attribute {0} is missing")]
     Missing(&'static str),
+    /// dicom-rs could not write the file.
+    #[error("cannot write the DICOM file: {0}")]
+    Write(#[source] Cause),
+    /// Capture pixels that do not match their stated size.
+    #[error("capture pixels: {len} bytes for {width}x{height}x{samples}")]
+    CapturePixels {
+        /// Bytes given.
+        len: usize,
+        /// Columns.
+        width: u32,
+        /// Rows.
+        height: u32,
+        /// Samples per pixel.
+        samples: u16,
+    },
+    /// A capture larger than DICOM's 65535 rows or columns.
+    #[error("capture of {width}x{height} is too large for DICOM")]
+    CaptureTooLarge {
+        /// Columns.
+        width: u32,
+        /// Rows.
+        height: u32,
+    },
 }
 
-fn read_err(e: impl std::fmt::Display) -> DicomError {
-    DicomError::Read(e.to_string())
+fn read_err(e: impl std::error::Error + Send + Sync + 'static) -> DicomError {
+    DicomError::Read(Box::new(e))
+}
+
+fn write_err(e: impl std::error::Error + Send + Sync + 'static) -> DicomError {
+    DicomError::Write(Box::new(e))
 }
 
 /// Reads a whole instance (pixel data included) from bytes: a Part 10 file, the same without
@@ -57,7 +90,7 @@ fn open_with(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObjec
     if body.starts_with(b"DICM") {
         return options.read_preamble(ReadPreamble::Never).from_reader(body).map_err(read_err);
     }
-    open_bare(bytes).ok_or_else(|| DicomError::Read("no DICM preamble and no dataset at the start".into()))
+    open_bare(bytes).ok_or(DicomError::NotDicom)
 }
 
 /// Most stray bytes tolerated before a bare dataset.
@@ -125,9 +158,9 @@ pub(crate) fn to_part10(obj: InMemDicomObject, sop_class: &str, sop_instance: &s
                 .media_storage_sop_instance_uid(sop_instance)
                 .transfer_syntax(dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN),
         )
-        .map_err(read_err)?;
+        .map_err(write_err)?;
     let mut out = Vec::new();
-    file.write_all(&mut out).map_err(read_err)?;
+    file.write_all(&mut out).map_err(write_err)?;
     Ok(out)
 }
 

@@ -125,7 +125,7 @@ pub fn open(bytes: &[u8]) -> Result<DefaultDicomObject, DisplayError> {
     if let Ok(headers) = crate::open_headers(bytes) {
         if crate::int(&headers, tags::ROWS).is_some() {
             let detail = match &err {
-                crate::DicomError::Read(detail) => detail.clone(),
+                crate::DicomError::Read(detail) => detail.to_string(),
                 other => other.to_string(),
             };
             return Err(DisplayError::Truncated(format!("the file ends inside it ({})", one_line(&detail))));
