@@ -15,8 +15,9 @@ type Cause = Box<dyn StdError + Send + Sync>;
 ///
 /// The handler says whose fault it is: [`bad_request`](Self::bad_request) (400) or
 /// [`unprocessable`](Self::unprocessable) (422) when the input is, [`unavailable`](Self::unavailable)
-/// (503) when the service cannot take it now, [`internal`](Self::internal) (500) when the
-/// service failed. There is no blanket conversion from other errors: `?` on a foreign error
+/// (503) when the service cannot take it now, [`bad_gateway`](Self::bad_gateway) (502) or
+/// [`gateway_timeout`](Self::gateway_timeout) (504) when a server it relies on fails,
+/// [`internal`](Self::internal) (500) when the service failed. There is no blanket conversion from other errors: `?` on a foreign error
 /// does not compile until the handler picks one (the protocol's own `ValidationError`, a
 /// response the handler built wrong, converts to 500). Each takes a message or an error, kept as
 /// the [`source`](std::error::Error::source) for the log.
@@ -32,6 +33,8 @@ type Cause = Box<dyn StdError + Send + Sync>;
 /// }
 /// assert_eq!(slices("x").unwrap_err().status(), 500);
 /// assert_eq!(slices("0").unwrap_err().status(), 422);
+/// assert_eq!(HandlerError::bad_gateway("the model server answered 500").status(), 502);
+/// assert_eq!(HandlerError::gateway_timeout("no answer in 30 s").status(), 504);
 /// ```
 #[derive(Debug)]
 pub struct HandlerError {
@@ -58,6 +61,16 @@ impl HandlerError {
     /// 503: the service cannot take the request now (e.g. its model is still loading).
     pub fn unavailable(cause: impl Into<Cause>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, cause)
+    }
+
+    /// 502: a server the service relies on (e.g. a remote model) answered badly.
+    pub fn bad_gateway(cause: impl Into<Cause>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, cause)
+    }
+
+    /// 504: a server the service relies on did not answer in time.
+    pub fn gateway_timeout(cause: impl Into<Cause>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, cause)
     }
 
     /// 500: the service failed.
