@@ -2,7 +2,7 @@
 //! panic, and chunking must not change the parts, the hash or the error.
 #![no_main]
 
-use arterys_gateway::multipart::MultipartDecoder;
+use arterys_protocol::multipart::MultipartDecoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

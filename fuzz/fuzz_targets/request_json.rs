@@ -1,7 +1,7 @@
 //! The request JSON: arbitrary bytes never panic, and what parses round-trips.
 #![no_main]
 
-use arterys_gateway::InferenceRequest;
+use arterys_protocol::InferenceRequest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use arterys_gateway::{InferenceResponse, ResponseJson};
+use arterys_protocol::{InferenceResponse, ResponseJson};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,54 +1,77 @@
-//! # gateway: the Arterys inference protocol as a library
+//! # arterys-gateway: the Arterys inference protocol over HTTP
 //!
-//! A vendor writes one handler function; this crate does the rest of the protocol: it reads
-//! the `multipart/related` request as it streams in (hashing every byte once), hands the
-//! handler the request JSON, the DICOM instances and the attachments as separate lists,
-//! checks the handler's response against the protocol before anything is sent, and streams
-//! it back with the `input:output` hashes part. `/healthcheck`, `/ping`, limits, a
-//! concurrency cap, `studyPath` requests, tagged logging and graceful shutdown come with it.
+//! A vendor writes one handler function; this crate does the transport: it reads the
+//! `multipart/related` request as it streams in (through [`arterys_protocol`]'s push decoder,
+//! hashing every byte once), hands the handler the request JSON, the DICOM instances and the
+//! attachments as separate lists, checks the handler's response against the protocol before
+//! anything is sent, and streams it back with the `input:output` hashes part.
+//! `/healthcheck`, `/ping`, limits, a concurrency cap, `studyPath` requests, tracing spans
+//! and graceful shutdown come with it.
 //!
 //! ```no_run
-//! use arterys_gateway::dicom::InstanceInfo;
 //! use arterys_gateway::{BoundingBox, Gateway, HandlerError, InferenceInput, InferenceResponse};
 //!
-//! /// Puts a box on the first image, as the reference SDK's README does.
 //! fn handler(input: InferenceInput) -> Result<InferenceResponse, HandlerError> {
 //!     tracing::info!("got {} images", input.dicom.len()); // logged with the input_hash
-//!     let first = InstanceInfo::read(&input.dicom[0].body)
-//!         .map_err(|e| HandlerError::unprocessable(e.to_string()))?;
 //!     let mut response = InferenceResponse::new();
-//!     response.add_bounding_box(BoundingBox::new("super bbox", first.sop_instance_uid, [5, 5], [10, 10]));
+//!     response.add_bounding_box(BoundingBox::new("finding", "1.2.3", [5, 5], [10, 10]));
 //!     Ok(response)
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     arterys_gateway::logging::init_from_file("logging.yaml").ok();
 //!     Gateway::new().route("/", handler).serve("0.0.0.0:8000").await
 //! }
 //! ```
 //!
+//! The same gateway mounts inside an axum application with [`Gateway::into_router`]
+//! (`examples/axum_app.rs`); each route is an [`InferenceService`], a `tower::Service`.
+//!
 //! Where things are:
-//! - [`protocol`]: the wire model with no HTTP in it: request JSON, every response kind,
-//!   masks in column-row-slice order, palettes, validation.
-//! - [`multipart`]: the streaming `multipart/related` decoder and encoder.
-//! - [`service`]: the HTTP server ([`Gateway`]).
-//! - [`logging`]: `logging.yaml`, tagged lines.
-//! - [`dicom`] (feature `dicom`, on by default): header reading and study sorting;
-//!   with feature `pixeldata`, decoding to display images.
+//! - [`router`]: the [`Gateway`] builder and [`Readiness`].
+//! - [`pipeline`]: [`InferenceService`], read → handler → validate → stream.
+//! - [`extract`]: [`ArterysRequest`](extract::ArterysRequest), the axum extractor.
+//! - [`error`]: [`GatewayError`] and the one mapping of errors to HTTP status.
+//! - [`handler`]: [`HandlerError`], how a handler chooses its status.
+//! - [`server`]: the stand-alone [`Server`].
+//! - The protocol model (re-exported from [`arterys_protocol`]) and [`multipart`].
+//!
+//! Features (none by default; the default build has no HTTP client, no YAML, no subscriber,
+//! no DICOM or image codecs):
+//! - `logging`: `logging.yaml` and the Arterys line format ([`logging`]).
+//! - `dicom`: `arterys_gateway::dicom`, the `arterys-viewer` crate (headers, study sorting,
+//!   display images).
 
-pub mod logging;
-pub mod multipart;
-pub mod protocol;
-pub mod service;
+pub mod body;
+pub mod error;
+pub mod extract;
+pub mod handler;
+pub mod pipeline;
+pub mod router;
+pub mod server;
+pub mod study_path;
 
+/// DICOM reading and display: the [`arterys_viewer`] crate (feature `dicom`).
 #[cfg(feature = "dicom")]
-pub mod dicom;
+pub use arterys_viewer as dicom;
+#[cfg(feature = "logging")]
+pub mod logging;
 
-pub use protocol::*;
-pub use service::{
-    looks_like_dicom, Gateway, HandlerError, HandlerResult, InferenceInput, Readiness, RequestPart, Server,
-};
+/// The protocol model, re-exported: `arterys_gateway::protocol` is [`arterys_protocol`].
+pub use arterys_protocol as protocol;
+pub use arterys_protocol::*;
+
+/// The multipart codec of [`arterys_protocol`] and the response body built on it.
+pub mod multipart {
+    pub use crate::body::MultipartBody;
+    pub use arterys_protocol::multipart::*;
+}
+
+pub use error::GatewayError;
+pub use handler::{HandlerError, HandlerResult};
+pub use pipeline::InferenceService;
+pub use router::{Gateway, Readiness};
+pub use server::Server;
 
 /// The repository README's library example, compiled as a doctest.
 #[cfg(doctest)]

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use arterys_gateway::logging::LoggingConfig;
-use arterys_gateway::{Gateway, InferenceResponse};
+use arterys_gateway::{Gateway, HandlerError, InferenceResponse};
 use common::*;
 
 #[derive(Clone, Default)]
@@ -41,7 +41,8 @@ async fn request_lines_are_tagged_and_free_of_patient_data() {
     config.init_with_writer(buf.clone()).unwrap();
 
     let addr = start(Gateway::new().route("/", |input| {
-        let info = arterys_gateway::dicom::InstanceInfo::read(&input.dicom[0].body)?;
+        let info =
+            arterys_gateway::dicom::InstanceInfo::read(&input.dicom[0].body).map_err(HandlerError::unprocessable)?;
         tracing::info!("model saw a {}x{} image", info.rows, info.columns);
         tracing::warn!(slices = input.dicom.len(), "a warning with a field");
         Ok(InferenceResponse::new())

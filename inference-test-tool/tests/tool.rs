@@ -517,10 +517,7 @@ async fn demo_model_masks_follow_the_anatomy() {
     let model = arterys_mock_server::model::Model::load(config).unwrap();
     let cell = Arc::new(OnceLock::new());
     let _ = cell.set(model);
-    let gw = arterys_mock_server::with_model(
-        arterys_mock_server::service(Mode::Auto, Arc::new(AtomicBool::new(true))),
-        cell,
-    );
+    let gw = arterys_mock_server::model_service(Arc::new(AtomicBool::new(true)), cell);
     let server = gw.bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));

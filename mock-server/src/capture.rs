@@ -63,14 +63,15 @@ pub fn secondary_captures(
             sop_instance_uid: derived_uid(&format!("{}/secondary-capture", info.sop_instance_uid)),
         };
         let image = CaptureImage { width: frame.width, height: frame.height, samples: 3, pixels: &frame.rgb };
-        let file = secondary_capture(image, &ids, Some(&source), "Mock secondary capture")
-            .map_err(|e| HandlerError::internal(e.to_string()))?;
+        let file =
+            secondary_capture(image, &ids, Some(&source), "Mock secondary capture").map_err(HandlerError::internal)?;
         r.add_dicom_output(
             BinaryType::DicomSecondaryCapture,
             "Mock secondary capture",
             Some(s.series_instance_uid.clone()),
             file,
-        )?;
+        )
+        .map_err(HandlerError::internal)?;
     }
     Ok(())
 }

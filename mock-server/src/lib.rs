@@ -88,19 +88,7 @@ pub fn warm_up(delay: Duration) -> Result<(), String> {
     let slice = arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.543.1", 0, 64, 64)
         .map_err(|e| e.to_string())?;
     for mode in Mode::value_variants() {
-        let input = InferenceInput {
-            request: Default::default(),
-            json: Default::default(),
-            dicom: vec![arterys_gateway::RequestPart {
-                index: 1,
-                headers: Default::default(),
-                body: slice.clone().into(),
-            }],
-            attachments: vec![],
-            input_hash: String::new(),
-            route: "/".into(),
-            study_dir: None,
-        };
+        let input = InferenceInput::from_dicom(Default::default(), [bytes::Bytes::from(slice.clone())]);
         // Quietly: these are not requests.
         let r =
             tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || answer(*mode, input))
@@ -111,28 +99,34 @@ pub fn warm_up(delay: Duration) -> Result<(), String> {
     Ok(())
 }
 
-/// The service: `/` answers in `startup` mode, every mode also on its own route (`/boxes`,
-/// `/seg3d`, ...). `/healthcheck` says `LOADING` until `ready` is set.
-pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {
-    let mut gw =
-        Gateway::new()
-            .readiness(move || {
-                if ready.load(Ordering::Acquire) {
-                    Readiness::Ready
-                } else {
-                    Readiness::NotReady("LOADING".into())
-                }
-            })
-            .route("/", move |input| answer(startup, input));
+/// Readiness and every mode on its own route (`/boxes`, `/seg3d`, ...). `/healthcheck` says
+/// `LOADING` until `ready` is set.
+fn modes(ready: Arc<AtomicBool>) -> Gateway {
+    let mut gw = Gateway::new().shutdown_grace(SHUTDOWN_GRACE).readiness(move || {
+        if ready.load(Ordering::Acquire) {
+            Readiness::Ready
+        } else {
+            Readiness::NotReady("LOADING".into())
+        }
+    });
     for mode in Mode::value_variants().iter().copied() {
         gw = gw.route(&format!("/{}", mode.name()), move |input| answer(mode, input));
     }
     gw
 }
 
-/// Serves an ONNX model on `/` and `/model` (once `model` is set; 503 before), on top of
-/// [`service`]'s routes.
-pub fn with_model(gw: Gateway, model: Arc<OnceLock<model::Model>>) -> Gateway {
+/// How long in-flight requests may still take after SIGTERM (docker-compose's
+/// `stop_grace_period` must be at least this).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(50);
+
+/// The service: `/` answers in `startup` mode, every mode also on its own route.
+pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {
+    modes(ready).route("/", move |input| answer(startup, input))
+}
+
+/// Serves an ONNX model on `/` and `/model` (once `model` is set; 503 before), beside every
+/// mode's own route.
+pub fn model_service(ready: Arc<AtomicBool>, model: Arc<OnceLock<model::Model>>) -> Gateway {
     let answer = move |input: InferenceInput| match model.get() {
         Some(m) => {
             info!("running the model on {} images", input.dicom.len());
@@ -142,5 +136,5 @@ pub fn with_model(gw: Gateway, model: Arc<OnceLock<model::Model>>) -> Gateway {
     };
     let answer = Arc::new(answer);
     let a = Arc::clone(&answer);
-    gw.route("/", move |input| a(input)).route("/model", move |input| answer(input))
+    modes(ready).route("/", move |input| a(input)).route("/model", move |input| answer(input))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arterys_mock_server::model::{Model, ModelConfig};
-use arterys_mock_server::{service, warm_up, with_model, Mode};
+use arterys_mock_server::{model_service, service, warm_up, Mode};
 use clap::Parser;
 use std::sync::OnceLock;
 use tracing::{error, info};
@@ -113,12 +113,11 @@ async fn main() -> std::process::ExitCode {
     let ready = Arc::new(AtomicBool::new(false));
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let model = Arc::new(OnceLock::new());
-    let mut gw = service(cli.mode, Arc::clone(&ready))
-        .max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus))
-        .body_limit(cli.body_limit_mib << 20);
-    if model_config.is_some() {
-        gw = with_model(gw, Arc::clone(&model));
-    }
+    let gw = match model_config {
+        Some(_) => model_service(Arc::clone(&ready), Arc::clone(&model)),
+        None => service(cli.mode, Arc::clone(&ready)),
+    };
+    let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus)).body_limit(cli.body_limit_mib << 20);
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }

@@ -14,6 +14,18 @@ fn compose_serves_8900_with_a_health_check_and_real_flags() {
     let svc = &compose["services"]["inference"];
     let ports: Vec<&str> = svc["ports"].as_sequence().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     assert_eq!(ports, vec!["8900:8000"]);
+    // The container side of the mapping is the port the command tells the server to use.
+    let command: Vec<&str> = svc["command"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let port = command.iter().position(|a| *a == "--port").map(|i| command[i + 1]).expect("--port in command");
+    assert_eq!(Some(port), ports[0].split_once(':').map(|(_, c)| c));
+    // Docker waits stop_grace_period after SIGTERM before it kills: at least the server's own
+    // shutdown grace, or in-flight studies are cut off.
+    let grace = svc["stop_grace_period"].as_str().expect("stop_grace_period");
+    let secs: u64 = grace.strip_suffix('s').and_then(|n| n.parse().ok()).expect("stop_grace_period in seconds");
+    assert!(
+        std::time::Duration::from_secs(secs) >= arterys_mock_server::SHUTDOWN_GRACE,
+        "stop_grace_period {grace} is shorter than the server's shutdown grace"
+    );
     let test: Vec<&str> =
         svc["healthcheck"]["test"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(test[0], "CMD");
@@ -23,7 +35,6 @@ fn compose_serves_8900_with_a_health_check_and_real_flags() {
     // Every flag the compose command and the Dockerfile's CMD pass is a real flag of the binary.
     let help = Command::new(env!("CARGO_BIN_EXE_mock-server")).arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
-    let command: Vec<&str> = svc["command"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let dockerfile = read("Dockerfile");
     let cmd_line = dockerfile.lines().find(|l| l.starts_with("CMD ")).expect("CMD");
     let cmd_flags = cmd_line.split('"').filter(|s| s.starts_with("--")).map(str::to_owned);

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use arterys_gateway::dicom::InstanceInfo;
-use arterys_gateway::multipart::{boundary_from_content_type, hex, MultipartDecoder};
+use arterys_gateway::{hex, DecodedResponse};
 use bytes::Bytes;
 use common::*;
 use sha2::{Digest, Sha256};
@@ -57,11 +57,9 @@ async fn sustained_mixed_load_never_mixes_up_answers_and_memory_stays_flat() {
                         let mut h = Sha256::new();
                         h.update(json.as_bytes());
                         sent.iter().for_each(|s| h.update(s));
-                        let (parts, _) =
-                            MultipartDecoder::decode(&boundary_from_content_type(&ct.unwrap()).unwrap(), &body)
-                                .unwrap();
-                        let hashes = String::from_utf8(parts.last().unwrap().body.to_vec()).unwrap();
-                        assert!(hashes.starts_with(&hex(&h.finalize())), "{tag}: answer for another request");
+                        let decoded = DecodedResponse::decode(&ct.unwrap(), &body).unwrap();
+                        let (input_hash, _) = decoded.stated_hashes().unwrap();
+                        assert_eq!(input_hash, hex(&h.finalize()), "{tag}: answer for another request");
                         // ...and its own images.
                         let boxed: HashSet<String> =
                             r.json().bounding_boxes_2d.iter().flatten().map(|b| b.sop_instance_uid.clone()).collect();

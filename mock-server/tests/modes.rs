@@ -213,10 +213,8 @@ async fn healthcheck_is_not_ready_during_startup_and_logs_carry_the_hash() {
     assert_eq!(server.try_get("/healthcheck").await.unwrap().1, "READY");
     let (status, ct, body) = server.infer("/", "{}", &study("arterys/test_3d")).await;
     assert_eq!(status, 200);
-    let boundary = arterys_gateway::multipart::boundary_from_content_type(&ct.unwrap()).unwrap();
-    let (parts, _) = arterys_gateway::multipart::MultipartDecoder::decode(&boundary, &body).unwrap();
-    let hashes = String::from_utf8(parts.last().unwrap().body.to_vec()).unwrap();
-    let input_hash = hashes.split(':').next().unwrap();
+    let decoded = arterys_gateway::DecodedResponse::decode(&ct.unwrap(), &body).unwrap();
+    let (input_hash, _) = decoded.stated_hashes().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let log = server.log_text();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("mock_server") && l.contains("answering")).collect();

@@ -6,8 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use arterys_gateway::multipart::{boundary_from_content_type, MultipartDecoder};
-use arterys_gateway::{Gateway, ResponseJson};
+use arterys_gateway::{DecodedResponse, Gateway, ResponseJson};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -92,20 +91,15 @@ pub struct Parsed {
 pub fn parse_response(reply: &Reply) -> Parsed {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let ct = reply.content_type.as_deref().expect("content type");
-    let boundary = boundary_from_content_type(ct).expect("boundary");
-    let (parts, _) = MultipartDecoder::decode(&boundary, &reply.body).expect("well-formed multipart response");
-    assert!(parts.len() >= 2, "JSON and hashes parts at least");
-    assert_eq!(parts[0].headers.essence().as_deref(), Some("application/json"));
-    let last = parts.last().expect("parts");
-    assert_eq!(last.headers.essence().as_deref(), Some("text/plain"));
-    let json: ResponseJson = serde_json::from_slice(&parts[0].body).expect("response JSON");
-    let buffers =
-        parts[1..parts.len() - 1].iter().map(|p| (p.headers.essence().unwrap_or_default(), p.body.clone())).collect();
+    let decoded = DecodedResponse::decode(ct, &reply.body).expect("well-formed multipart response");
+    let report = decoded.check(None);
+    assert!(report.problems.is_empty(), "protocol violations: {:?}", report.problems);
+    let json_part = decoded.json_part().expect("JSON part");
     Parsed {
-        json_bytes: parts[0].body.clone(),
-        json,
-        buffers,
-        hashes: String::from_utf8(last.body.to_vec()).expect("utf8"),
+        json_bytes: json_part.body.clone(),
+        json: serde_json::from_slice(&json_part.body).expect("response JSON"),
+        buffers: decoded.buffers().iter().map(|p| (p.headers.essence().unwrap_or_default(), p.body.clone())).collect(),
+        hashes: String::from_utf8(decoded.hashes_part().expect("hashes part").body.to_vec()).expect("utf8"),
     }
 }
 

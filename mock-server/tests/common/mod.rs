@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arterys_gateway::multipart::{boundary_from_content_type, MultipartBody, MultipartDecoder, OutgoingPart};
-use arterys_gateway::{InferenceResponse, ResponseJson};
+use arterys_gateway::multipart::{MultipartEncoder, OutgoingPart};
+use arterys_gateway::{DecodedResponse, InferenceResponse};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -133,7 +133,7 @@ impl MockServer {
     pub async fn infer(&self, route: &str, json: &str, dicom: &[Vec<u8>]) -> (u16, Option<String>, Bytes) {
         let mut parts = vec![OutgoingPart::new("application/json", json.to_owned())];
         parts.extend(dicom.iter().map(|d| OutgoingPart::new("application/dicom", d.clone())));
-        let body: Vec<u8> = MultipartBody::new("mockb", parts).flat_map(|b| b.to_vec()).collect();
+        let body: Vec<u8> = MultipartEncoder::new("mockb", parts).flat_map(|b| b.to_vec()).collect();
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let req = http::Request::post(format!("http://{}{route}", self.addr))
             .header("content-type", "multipart/related; boundary=mockb")
@@ -149,12 +149,6 @@ impl MockServer {
 /// A 200 response taken apart and checked: one buffer per part and no protocol violation.
 pub fn parse_ok(status: u16, ct: Option<String>, body: &Bytes) -> InferenceResponse {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(body));
-    let boundary = boundary_from_content_type(&ct.expect("content type")).unwrap();
-    let (parts, _) = MultipartDecoder::decode(&boundary, body).expect("multipart");
-    let json: ResponseJson = serde_json::from_slice(&parts[0].body).expect("JSON");
-    let buffers: Vec<Bytes> = parts[1..parts.len() - 1].iter().map(|p| p.body.clone()).collect();
-    let r = InferenceResponse::from_parts(json, buffers).expect("one buffer per part");
-    let v = r.violations();
-    assert!(v.is_empty(), "protocol violations: {v:?}");
-    r
+    let decoded = DecodedResponse::decode(&ct.expect("content type"), body).expect("multipart");
+    decoded.into_response(None).unwrap_or_else(|e| panic!("protocol violation: {e}"))
 }

@@ -1,0 +1,188 @@
+//! [`InferenceService`]: the inference pipeline as a `tower::Service`. Read (through the
+//! extractor), run the handler, validate, stream the answer.
+//!
+//! The handler's concurrency limit and deadline live here rather than in tower's
+//! `ConcurrencyLimit`/`Timeout` layers on purpose: a blocking handler cannot be cancelled, so
+//! its permit moves into its task and is held until the handler really ends. A layer would
+//! free the slot at the deadline while the handler still runs, and the limit (one GPU) would
+//! be a lie.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method};
+use tokio::sync::Semaphore;
+use tracing::{error, info, Instrument, Span};
+
+use crate::body::MultipartBody;
+use crate::error::GatewayError;
+use crate::extract::{self, RequestLimits};
+use crate::handler::Handler;
+use crate::multipart::OutgoingPart;
+use crate::{InferenceInput, InferenceResponse};
+
+/// The inference pipeline of one route. `POST` only; anything else gets 405.
+///
+/// Cloning is cheap (it shares the handler, the limits and the concurrency permits).
+/// [`Gateway::into_router`](crate::Gateway::into_router) mounts one per route with axum's
+/// `route_service`.
+#[derive(Clone)]
+pub struct InferenceService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    handler: Handler,
+    limits: Arc<RequestLimits>,
+    permits: Arc<Semaphore>,
+    timeout: Option<Duration>,
+}
+
+impl InferenceService {
+    pub(crate) fn new(
+        handler: Handler,
+        limits: Arc<RequestLimits>,
+        permits: Arc<Semaphore>,
+        timeout: Option<Duration>,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { handler, limits, permits, timeout }) }
+    }
+}
+
+impl tower::Service<Request> for InferenceService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { Ok(infer(&inner, req).await.unwrap_or_else(IntoResponse::into_response)) })
+    }
+}
+
+async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
+    if req.method() != Method::POST {
+        let path = req.uri().path().to_owned();
+        return Err(GatewayError::MethodNotAllowed { method: req.method().clone(), path, allow: "POST" });
+    }
+    let started = Instant::now();
+    let extract::ArterysRequest { input, boundary } = extract::read(req, &inner.limits).await?;
+    let span = Span::current();
+    span.record("input_hash", input.input_hash.as_str());
+    let received: usize = input.parts_in_order().iter().map(|p| p.body.len()).sum();
+    info!(
+        "start processing: {} DICOM instances, {} attachments, {} bytes on {}",
+        input.dicom.len(),
+        input.attachments.len(),
+        received + input.json.len(),
+        input.route
+    );
+    let input_hash = input.input_hash.clone();
+    let response = run_handler(inner, input).await?;
+    let response = validate(response).await?;
+    let handled = started.elapsed();
+
+    let (json, buffers) = response.into_parts();
+    // A ResponseJson is maps, strings and numbers: it always serializes.
+    let json_bytes = serde_json::to_vec(&json).map_err(|_| GatewayError::Internal("response JSON"))?;
+    let mut parts = Vec::with_capacity(buffers.len() + 1);
+    parts.push(OutgoingPart::new("application/json", json_bytes));
+    let sent: usize = buffers.iter().map(Bytes::len).sum();
+    for (p, b) in json.parts.iter().zip(buffers) {
+        parts.push(OutgoingPart::new(p.binary_type.mime_type(), b));
+    }
+    info!("handler done in {} ms: {} parts, {} buffer bytes", handled.as_millis(), json.parts.len(), sent);
+    let done_span = span.clone();
+    let body = MultipartBody::new(boundary.clone(), parts).with_hashes(input_hash).on_complete(move |output_hash| {
+        done_span.record("output_hash", output_hash);
+        done_span.in_scope(|| info!("response sent in {} ms", started.elapsed().as_millis()));
+    });
+    let ct = format!("multipart/related; boundary={}", quote_boundary(&boundary));
+    let ct = HeaderValue::from_str(&ct).map_err(|_| GatewayError::Internal("boundary cannot be echoed in a header"))?;
+    let mut resp = Response::new(Body::new(body));
+    resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    Ok(resp)
+}
+
+/// A boundary as a Content-Type parameter: quoted unless it is a plain token.
+fn quote_boundary(b: &str) -> String {
+    let token = b.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c));
+    if token {
+        b.to_owned()
+    } else {
+        format!("\"{}\"", b.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+async fn run_handler(inner: &Inner, input: InferenceInput) -> Result<InferenceResponse, GatewayError> {
+    let permit = Arc::clone(&inner.permits).acquire_owned().await.map_err(|_| GatewayError::ShuttingDown)?;
+    let span = Span::current();
+    let mut task = match inner.handler.clone() {
+        Handler::Blocking(f) => tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(|| f(input))
+        }),
+        Handler::Async(f) => tokio::spawn(
+            async move {
+                let _permit = permit;
+                f(input).await
+            }
+            .instrument(span),
+        ),
+    };
+    let joined = match inner.timeout {
+        None => (&mut task).await,
+        Some(limit) => match tokio::time::timeout(limit, &mut task).await {
+            Ok(j) => j,
+            Err(_) => {
+                task.abort();
+                return Err(GatewayError::Timeout(limit));
+            }
+        },
+    };
+    match joined {
+        Ok(result) => Ok(result?),
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            error!("handler panicked: {msg}");
+            Err(GatewayError::Panicked)
+        }
+        Err(_) => Err(GatewayError::Internal("handler task failed")),
+    }
+}
+
+/// Checks the response before anything is sent; large responses are checked off the async
+/// threads (a label map check reads every voxel).
+async fn validate(response: InferenceResponse) -> Result<InferenceResponse, GatewayError> {
+    let big = response.buffers().iter().map(Bytes::len).sum::<usize>() > 1 << 20;
+    let (response, result) = if big {
+        tokio::task::spawn_blocking(move || {
+            let r = response.validate();
+            (response, r)
+        })
+        .await
+        .map_err(|_| GatewayError::Internal("response validation failed"))?
+    } else {
+        let r = response.validate();
+        (response, r)
+    };
+    result?;
+    Ok(response)
+}

@@ -1,0 +1,257 @@
+//! [`Gateway`]: routes, readiness and limits, made into an `axum::Router`
+//! ([`Gateway::into_router`]) or a stand-alone server ([`Gateway::bind`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::Semaphore;
+use tower_http::trace::TraceLayer;
+use tracing::field::Empty;
+
+use crate::error::GatewayError;
+use crate::extract::RequestLimits;
+use crate::handler::{BoxFuture, Handler, HandlerResult};
+use crate::multipart::DecoderLimits;
+use crate::pipeline::InferenceService;
+use crate::server::{Server, ServerConfig};
+use crate::InferenceInput;
+
+/// What `/healthcheck` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// The model takes requests: the body is `READY`.
+    Ready,
+    /// Not yet: the body is this text (e.g. `LOADING`). Arterys waits.
+    NotReady(String),
+}
+
+impl Readiness {
+    /// The `/healthcheck` body.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Ready => "READY",
+            Self::NotReady(s) => s,
+        }
+    }
+}
+
+type ReadinessFn = Arc<dyn Fn() -> Readiness + Send + Sync>;
+
+const PROBES: [&str; 2] = ["/healthcheck", "/ping"];
+
+/// An inference service under construction: routes with their handlers, readiness and
+/// limits.
+///
+/// Every route answers `POST` with the protocol's multipart/related request (or, with a
+/// [`study_root`](Gateway::study_root), the `application/json` `studyPath` variant);
+/// `/healthcheck` and `/ping` answer `GET` and `POST`. [`Gateway::into_router`] gives an
+/// `axum::Router` to mount in an application; [`Gateway::serve`] runs it alone.
+///
+/// ```no_run
+/// use arterys_gateway::{Gateway, InferenceResponse, Readiness};
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// Gateway::new()
+///     .route("/", |_input| Ok(InferenceResponse::new()))
+///     .readiness(|| Readiness::Ready)
+///     .max_concurrent_inferences(1) // one at a time: a single GPU
+///     .serve("0.0.0.0:8000")
+///     .await
+/// # }
+/// ```
+pub struct Gateway {
+    routes: BTreeMap<String, Handler>,
+    readiness: ReadinessFn,
+    limits: RequestLimits,
+    max_concurrent: usize,
+    handler_timeout: Option<Duration>,
+    server: ServerConfig,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Gateway {
+    /// A gateway with no routes, always ready, one inference at a time, a 4 GiB body limit.
+    pub fn new() -> Self {
+        Self {
+            routes: BTreeMap::new(),
+            readiness: Arc::new(|| Readiness::Ready),
+            limits: RequestLimits::default(),
+            max_concurrent: 1,
+            handler_timeout: None,
+            server: ServerConfig::default(),
+        }
+    }
+
+    /// Registers a blocking handler on `path` (it runs on tokio's blocking pool, never on
+    /// the async threads).
+    ///
+    /// # Panics
+    ///
+    /// When `path` already has a handler, or is `/healthcheck` or `/ping`: a service with two
+    /// meanings for one path is a programming error, found at start-up.
+    pub fn route<F>(self, path: &str, handler: F) -> Self
+    where
+        F: Fn(InferenceInput) -> HandlerResult + Send + Sync + 'static,
+    {
+        self.add(path, Handler::Blocking(Arc::new(handler)))
+    }
+
+    /// Registers an async handler on `path`.
+    ///
+    /// # Panics
+    ///
+    /// As [`Gateway::route`].
+    pub fn async_route<F, Fut>(self, path: &str, handler: F) -> Self
+    where
+        F: Fn(InferenceInput) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let h = move |input| -> BoxFuture { Box::pin(handler(input)) };
+        self.add(path, Handler::Async(Arc::new(h)))
+    }
+
+    fn add(mut self, path: &str, handler: Handler) -> Self {
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        if PROBES.contains(&path.as_str()) {
+            panic!("Gateway::route: {path} is the gateway's own probe and cannot take a handler");
+        }
+        if self.routes.insert(path.clone(), handler).is_some() {
+            panic!("Gateway::route: {path} already has a handler (each path takes exactly one)");
+        }
+        self
+    }
+
+    /// What `/healthcheck` reports; called on every health check.
+    pub fn readiness<F: Fn() -> Readiness + Send + Sync + 'static>(mut self, f: F) -> Self {
+        self.readiness = Arc::new(f);
+        self
+    }
+
+    /// Largest request body accepted; larger gets 413 (default 4 GiB).
+    pub fn body_limit(mut self, bytes: u64) -> Self {
+        self.limits.body_limit = bytes;
+        self
+    }
+
+    /// How many handler calls may run at once; later requests wait (default 1).
+    pub fn max_concurrent_inferences(mut self, n: usize) -> Self {
+        self.max_concurrent = n.max(1);
+        self
+    }
+
+    /// Enables `studyPath` requests, reading studies only from below `dir`.
+    pub fn study_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.limits.study_root = Some(dir.into());
+        self
+    }
+
+    /// A handler running longer gets the request a 504 (default: no deadline).
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = Some(timeout);
+        self
+    }
+
+    /// Limits on parts and part headers.
+    pub fn decoder_limits(mut self, limits: DecoderLimits) -> Self {
+        self.limits.decoder = limits;
+        self
+    }
+
+    /// Time a client has to send its request headers (default 30 s). The same clock closes
+    /// idle keep-alive connections. Stand-alone server only.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.server.header_read_timeout = timeout;
+        self
+    }
+
+    /// Largest request head in bytes; larger gets 431 (default 32 KiB). Stand-alone server
+    /// only.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.server.max_header_bytes = bytes.max(1024);
+        self
+    }
+
+    /// On shutdown, how long in-flight requests may still take (default 300 s). Stand-alone
+    /// server only.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.server.shutdown_grace = grace;
+        self
+    }
+
+    /// The gateway as an `axum::Router`: `/healthcheck`, `/ping` and one
+    /// [`InferenceService`] per route, under a tracing layer that opens each request's span
+    /// (`input_hash`, `output_hash`). Mount it with `nest` or `merge`; unknown paths get the
+    /// gateway's 404. The study root is used as given (see [`Gateway::bind`]).
+    ///
+    /// ```
+    /// use arterys_gateway::{Gateway, InferenceResponse};
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/version", axum::routing::get(|| async { "1.0" }))
+    ///     .nest("/arterys", Gateway::new().route("/", |_| Ok(InferenceResponse::new())).into_router());
+    /// ```
+    pub fn into_router(self) -> Router {
+        let limits = Arc::new(self.limits);
+        let permits = Arc::new(Semaphore::new(self.max_concurrent));
+        let readiness = self.readiness;
+        let health = move || {
+            let readiness = Arc::clone(&readiness);
+            async move { readiness().text().to_owned() }
+        };
+        let mut router = Router::new()
+            .route("/healthcheck", probe(health))
+            .route("/ping", probe(|| async { "pong: up and accepting connections" }));
+        for (path, handler) in self.routes {
+            let svc = InferenceService::new(handler, Arc::clone(&limits), Arc::clone(&permits), self.handler_timeout);
+            router = router.route_service(&path, svc);
+        }
+        router.fallback(|req: Request| async move { GatewayError::NotFound(req.uri().path().to_owned()) }).layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|_: &Request| tracing::info_span!("request", input_hash = Empty, output_hash = Empty))
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
+        )
+    }
+
+    /// Binds the listening socket (port 0 picks a free one); the study root must exist.
+    pub async fn bind(mut self, addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+        if let Some(root) = &self.limits.study_root {
+            let canonical = root
+                .canonicalize()
+                .map_err(|e| std::io::Error::new(e.kind(), format!("study root {}: {e}", root.display())))?;
+            self.limits.study_root = Some(canonical);
+        }
+        let listener = TcpListener::bind(addr).await?;
+        let config = self.server.clone();
+        Ok(Server::new(listener, self.into_router(), config))
+    }
+
+    /// Binds `addr` and serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
+    pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
+        self.bind(addr).await?.run().await
+    }
+}
+
+/// `GET` and `POST` answer; other methods get 405 with the reason.
+fn probe<H, T>(handler: H) -> MethodRouter
+where
+    H: axum::handler::Handler<T, ()>,
+    T: 'static,
+{
+    get(handler.clone()).post(handler).fallback(|req: Request| async move {
+        let path = req.uri().path().to_owned();
+        GatewayError::MethodNotAllowed { method: req.method().clone(), path, allow: "GET, POST" }.into_response()
+    })
+}
