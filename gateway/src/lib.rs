@@ -8,6 +8,10 @@
 //! `/healthcheck`, `/ping`, limits, a concurrency cap, `studyPath` requests, tracing spans
 //! and graceful shutdown come with it.
 //!
+//! The wire contract this implements, endpoint by endpoint and result kind by result kind:
+//! `docs/PROTOCOL.md` in the repository
+//! (<https://github.com/arterys-rs/arterys-inference/blob/main/docs/PROTOCOL.md>).
+//!
 //! ```no_run
 //! use arterys_gateway::{BoundingBox, Gateway, HandlerError, InferenceInput, InferenceResponse};
 //!

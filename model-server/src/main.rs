@@ -71,7 +71,8 @@ async fn main() -> ExitCode {
     };
     let ready = Arc::new(AtomicBool::new(false));
     let slots = service::slots(&config);
-    let mut gw = service::readiness(Gateway::new(), Arc::clone(&ready))
+    let healthy = Arc::new(AtomicBool::new(true));
+    let mut gw = service::readiness(Gateway::new(), Arc::clone(&ready), Arc::clone(&healthy))
         .max_concurrent_inferences(cli.max_concurrent.max(1))
         .body_limit(cli.body_limit_mib << 20);
     gw = service::routes(gw, &slots);
@@ -89,6 +90,7 @@ async fn main() -> ExitCode {
         }
     };
     info!("model-server listening on {}", server.local_addr());
+    let watched = slots.clone();
     let startup = tokio::task::spawn_blocking(move || service::load_all(config, &slots));
     let serving = server.run();
     tokio::pin!(serving);
@@ -96,6 +98,7 @@ async fn main() -> ExitCode {
         started = startup => match started {
             Ok(Ok(())) => {
                 ready.store(true, Ordering::Release);
+                service::watch(watched, healthy, Duration::from_secs(2));
                 info!("READY");
             }
             Ok(Err(e)) => {

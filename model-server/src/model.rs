@@ -89,6 +89,11 @@ impl Model {
         self.engine.describe()
     }
 
+    /// Whether its engine can take requests now (a remote engine asks its server). Blocking.
+    pub fn ready(&self) -> bool {
+        self.engine.ready()
+    }
+
     /// Runs the model on one input tensor of the configured shape; the configured outputs, in
     /// config order.
     pub fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {

@@ -4,9 +4,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use arterys_gateway::{Gateway, HandlerError, InferenceInput, Readiness};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{ModelConfig, ServerConfig};
 use crate::engine::LoadError;
@@ -55,17 +56,32 @@ pub fn routes(mut gw: Gateway, slots: &[ModelSlot]) -> Gateway {
     gw
 }
 
-/// `/healthcheck`: READY once `ready` is set, LOADING before.
-pub fn readiness(gw: Gateway, ready: Arc<AtomicBool>) -> Gateway {
-    gw.readiness(
-        move || {
-            if ready.load(Ordering::Acquire) {
-                Readiness::Ready
-            } else {
-                Readiness::NotReady("LOADING".into())
-            }
-        },
-    )
+/// `/healthcheck`: `LOADING` until `ready` is set; then `READY` while `healthy` (see
+/// [`watch`]), `UNAVAILABLE` while a remote model's server is not ready.
+pub fn readiness(gw: Gateway, ready: Arc<AtomicBool>, healthy: Arc<AtomicBool>) -> Gateway {
+    gw.readiness(move || {
+        if !ready.load(Ordering::Acquire) {
+            Readiness::NotReady("LOADING".into())
+        } else if healthy.load(Ordering::Acquire) {
+            Readiness::Ready
+        } else {
+            Readiness::NotReady("UNAVAILABLE".into())
+        }
+    })
+}
+
+/// Re-checks every `interval`, on a thread of its own, whether every loaded model's engine
+/// can take requests (remote engines ask their server), into `healthy`; logs each change.
+pub fn watch(slots: Vec<ModelSlot>, healthy: Arc<AtomicBool>, interval: Duration) {
+    std::thread::spawn(move || loop {
+        let ok = slots.iter().all(|s| s.model.get().is_some_and(Model::ready));
+        match (healthy.swap(ok, Ordering::AcqRel), ok) {
+            (true, false) => warn!("a remote model is not ready: /healthcheck says UNAVAILABLE"),
+            (false, true) => info!("every model is ready again: /healthcheck says READY"),
+            _ => {}
+        }
+        std::thread::sleep(interval);
+    });
 }
 
 /// Loads and warms up one model into its slot (blocking: run it off the async runtime).

@@ -150,6 +150,17 @@ fn a_remote_model_matches_the_fixture_and_serves_requests() {
         assert!(s == 502 || s == 503, "{s}: {}", String::from_utf8_lossy(&b));
         let (s, _, b) = server.infer("/remote", request, &slices).await;
         assert_eq!(s, 503, "{}", String::from_utf8_lossy(&b));
+        // Readiness follows the remote server: /healthcheck stops saying READY.
+        let mut said = Vec::new();
+        for _ in 0..40 {
+            let body = server.try_get("/healthcheck").await.map(|(_, b)| b).unwrap_or_default();
+            if body != "READY" {
+                said.push(body);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert_eq!(said, vec!["UNAVAILABLE".to_owned()], "/healthcheck after the remote went away");
         let (s, ct, b) = server.infer("/local", request, &slices).await;
         parse_ok(s, ct, &b);
     });

@@ -8,6 +8,10 @@
 //! input and output hashes ([`multipart`]). The gateway, the test tool, the tests and the
 //! benchmarks all encode and decode through this crate.
 //!
+//! The wire contract this implements, endpoint by endpoint and result kind by result kind:
+//! `docs/PROTOCOL.md` in the repository
+//! (<https://github.com/arterys-rs/arterys-inference/blob/main/docs/PROTOCOL.md>).
+//!
 //! **Dependencies**: serde, serde_json, sha2, bytes, mime, memchr, thiserror. Never tokio,
 //! hyper, axum or http-body: a body adapter belongs to the transport (`arterys-gateway`).
 //!
@@ -49,3 +53,8 @@ pub use response::{
     ResponseReport, ValidationError, PROTOCOL_VERSION,
 };
 pub use sniff::{is_part10, looks_like_dicom};
+
+/// This crate's README example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;

@@ -22,6 +22,12 @@ pub trait Engine: Send + Sync {
 
     /// What runs the model, for the log (e.g. `tract, 2 threads`).
     fn describe(&self) -> String;
+
+    /// Whether the engine can take requests now. Local engines always can; a remote engine
+    /// asks its server (`/v2/health/ready` and `/v2/models/{name}/ready`). Blocking.
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 /// A run that failed: the engine's message, and how a request should see it.

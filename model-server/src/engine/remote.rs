@@ -20,6 +20,9 @@ use crate::config::{ModelConfig, RemoteConfig};
 pub struct RemoteEngine {
     model: RemoteModel,
     runtime: tokio::runtime::Runtime,
+    /// A client and runtime of their own for readiness probes, with short deadlines, so a
+    /// probe never waits behind (or holds up) an inference.
+    probe: std::sync::Mutex<(tokio::runtime::Runtime, Client)>,
     input_name: String,
     input_shape: Vec<u64>,
     describe: String,
@@ -53,9 +56,19 @@ impl RemoteEngine {
         let model = runtime
             .block_on(RemoteModel::connect(client, &remote.model, version, &inputs, &outputs))
             .map_err(|e| unavailable(&e))?;
+        let probe_options = ClientOptions {
+            timeout: std::time::Duration::from_secs(2),
+            connect_timeout: std::time::Duration::from_secs(1),
+            retries: 0,
+            ..ClientOptions::default()
+        };
+        let probe_client = Client::new(&remote.url, probe_options).map_err(|e| unavailable(&e))?;
+        let probe_runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| unavailable(&e))?;
         Ok(Self {
             model,
             runtime,
+            probe: std::sync::Mutex::new((probe_runtime, probe_client)),
             input_name: input,
             input_shape: config.input.shape().iter().map(|&d| d as u64).collect(),
             describe: format!("remote {} at {}", remote.model, remote.url),
@@ -78,6 +91,12 @@ impl Engine for RemoteEngine {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    fn ready(&self) -> bool {
+        let Ok(probe) = self.probe.lock() else { return false };
+        let (runtime, client) = &*probe;
+        runtime.block_on(client.ready(self.model.name(), self.model.version()))
     }
 }
 
