@@ -166,3 +166,18 @@ fn the_binary_names_the_file_and_key_of_a_bad_config() {
     assert_eq!(server.wait_exit(Duration::from_secs(20)), Some(2));
     assert!(server.log_text().contains("start-up failed: model for /: input.batch:"), "{}", server.log_text());
 }
+
+/// The README's walk-through config loads and its model runs under onnxruntime (the engine it
+/// names).
+#[test]
+fn the_readme_demo_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo.yaml");
+    let config = ServerConfig::load(&path).unwrap();
+    assert_eq!(config.models.len(), 1);
+    let mut model = config.models.into_iter().next().unwrap();
+    assert!(model.model.as_ref().unwrap().is_file(), "{:?}", model.model);
+    model.library = Some(ort_library());
+    let loaded = Model::load(model).unwrap();
+    loaded.warm_up().unwrap();
+    assert!(loaded.describe().starts_with("onnxruntime"), "{}", loaded.describe());
+}
