@@ -216,13 +216,21 @@ impl Gateway {
             let svc = InferenceService::new(handler, Arc::clone(&limits), Arc::clone(&permits), self.handler_timeout);
             router = router.route_service(&path, svc);
         }
-        router.fallback(|req: Request| async move { GatewayError::NotFound(req.uri().path().to_owned()) }).layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|_: &Request| tracing::info_span!("request", input_hash = Empty, output_hash = Empty))
-                .on_request(())
-                .on_response(())
-                .on_failure(()),
-        )
+        router
+            .fallback(|req: Request| async move {
+                let path = req.uri().path().to_owned();
+                drain(req.into_body()).await;
+                GatewayError::NotFound(path)
+            })
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|_: &Request| {
+                        tracing::info_span!("request", input_hash = Empty, output_hash = Empty)
+                    })
+                    .on_request(())
+                    .on_response(())
+                    .on_failure(()),
+            )
     }
 
     /// Binds the listening socket (port 0 picks a free one); the study root must exist.
@@ -242,6 +250,27 @@ impl Gateway {
     pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
         self.bind(addr).await?.run().await
     }
+}
+
+/// Most bytes of an unrouted request's body that are read (and dropped) before the 404.
+const DRAIN_LIMIT: usize = 64 << 20;
+/// Longest time spent draining it.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and drops a body the service will not use (up to [`DRAIN_LIMIT`] bytes and
+/// [`DRAIN_TIME`]), so a client still sending it reads the answer instead of a broken pipe.
+async fn drain(mut body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    let read = async {
+        let mut seen = 0;
+        while seen < DRAIN_LIMIT {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }
 
 /// `GET` and `POST` answer; other methods get 405 with the reason.
