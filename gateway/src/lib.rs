@@ -54,6 +54,7 @@ pub mod pipeline;
 pub mod router;
 pub mod server;
 pub mod study_path;
+mod tcp;
 
 /// DICOM reading and display: the [`arterys_viewer`] crate (feature `dicom`).
 #[cfg(feature = "dicom")]

@@ -77,14 +77,13 @@ impl Server {
                     continue;
                 }
             };
-            let _ = stream.set_nodelay(true);
             let router = self.router.clone();
             let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| router.clone().oneshot(req));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(self.config.header_read_timeout)
                 .max_header_size(self.config.max_header_bytes)
-                .serve_connection(TokioIo::new(stream), svc);
+                .serve_connection(TokioIo::new(crate::tcp::Connection::new(stream)), svc);
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
