@@ -23,9 +23,13 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
+mod ab;
 mod inprocess;
 mod models;
+mod plot;
+mod reference;
 mod server;
+mod transport;
 
 use inprocess::{codec, input_of, render};
 use server::Server;
@@ -68,6 +72,21 @@ enum What {
     /// nnU-Net-like U-Nets per engine and thread count against Python onnxruntime, and a whole
     /// model-server request (needs ORT_DYLIB_PATH and python3 with onnx, onnxruntime, numpy)
     Models,
+    /// Ours against the reference peer (Flask on the Arterys SDK's stack, installed from PyPI
+    /// into a venv and started here): one-slice requests from `ab` (apt-get install
+    /// apache2-utils) against concurrency and cores, and the large study; writes the table's
+    /// figures, transport.json and transport.svg to --out
+    Transport {
+        /// Where the JSON figures and the SVG plot go
+        #[arg(long, default_value = "target/bench-transport")]
+        out: PathBuf,
+        /// Core counts to pin each server to (taskset); those above this machine's are skipped
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+        cores: Vec<usize>,
+        /// Concurrent `ab` clients of the concurrency sweep
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+        concurrency: Vec<usize>,
+    },
     /// (internal) one engine configuration timed in its own process
     #[command(hide = true)]
     RunModel {
@@ -121,6 +140,14 @@ fn main() {
         What::Render => render(&study()),
         What::Model => rt.block_on(models::demo()),
         What::Models => rt.block_on(models::models(cli.rounds)),
+        What::Transport { out, cores, concurrency } => rt.block_on(transport::transport(&transport::Opts {
+            slices: cli.slices,
+            seconds: cli.seconds,
+            rounds: cli.rounds,
+            out: out.clone(),
+            cores: cores.clone(),
+            concurrency: concurrency.clone(),
+        })),
         What::Serve { .. } | What::RunModel { .. } => {}
     }
 }

@@ -1,5 +1,5 @@
-//! The server child process the benchmarks measure: started as `bench serve ...`, it prints
-//! its port, and its memory is read from /proc.
+//! The server child processes the benchmarks measure: `bench serve ...` (ours) or the Python
+//! reference; each prints `LISTENING <port>`, and its memory is read from /proc.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -14,25 +14,45 @@ pub struct Server {
     pub addr: SocketAddr,
 }
 
+/// `cmd`, or `taskset -c CPUS cmd` when `cpus` is given (pinning the child to those CPUs; its
+/// runtime sizes its worker pool from them).
+pub fn pinned(cpus: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match cpus {
+        Some(list) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(list).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
 impl Server {
     /// Starts `bench serve ARGS` and waits for its port.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_on(None, args)
+    }
+
+    /// [`Server::start`] pinned to `cpus` (a `taskset` list such as `0-3`).
+    pub fn start_on(cpus: Option<&str>, args: &[&str]) -> Self {
         let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current exe: {e}")));
-        let mut child = Command::new(exe)
-            .arg("serve")
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| fail(&format!("starting the server: {e}")));
+        let mut cmd = pinned(cpus, exe);
+        cmd.arg("serve").args(args);
+        Self::spawn(cmd)
+    }
+
+    /// Starts `cmd` and waits for it to print `LISTENING <port>`.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child =
+            cmd.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| fail(&format!("starting the server {cmd:?}: {e}")));
         let mut line = String::new();
         if let Some(out) = child.stdout.take() {
             let _ = BufReader::new(out).read_line(&mut line);
         }
-        let port: u16 = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| fail(&format!("server said {line:?}")));
+        let Some(port) = line.trim().strip_prefix("LISTENING ").and_then(|p| p.parse::<u16>().ok()) else {
+            let _ = child.kill();
+            fail(&format!("server {cmd:?} said {line:?}"))
+        };
         Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
     }
 
