@@ -79,8 +79,10 @@ pub fn run(load: &Load<'_>) -> AbResult {
         .map(|i| {
             let c = load.concurrency / procs + usize::from(i < load.concurrency % procs);
             let mut cmd = pinned(load.cpus, "ab");
-            cmd.args(["-q", "-r", "-s", "60", "-n", "10000000", "-t"])
+            // `-t` resets the request count to 50,000: `-n` goes after it.
+            cmd.args(["-q", "-r", "-s", "60", "-t"])
                 .arg(load.seconds.to_string())
+                .args(["-n", "100000000"])
                 .arg("-c")
                 .arg(c.to_string())
                 .arg("-p")
@@ -109,4 +111,47 @@ pub fn run(load: &Load<'_>) -> AbResult {
         total.mean_ms = total.mean_ms.max(r.mean_ms);
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    /// What `ab -q -t 3 -c 8 -p ...` printed in one of this benchmark's runs (trimmed).
+    const OUTPUT: &str = "This is ApacheBench, Version 2.3 <$Revision: 1903618 $>
+Server Hostname:        127.0.0.1
+Document Length:        1062 bytes
+Concurrency Level:      8
+Time taken for tests:   3.000 seconds
+Complete requests:      2608
+Failed requests:        3
+   (Connect: 0, Receive: 0, Length: 3, Exceptions: 0)
+Non-2xx responses:      2
+Total transferred:      3089632 bytes
+Requests per second:    869.32 [#/sec] (mean)
+Time per request:       9.203 [ms] (mean)
+Time per request:       1.150 [ms] (mean, across all concurrent requests)
+Transfer rate:          1005.73 [Kbytes/sec] received
+
+Percentage of the requests served within a certain time (ms)
+  50%      9
+  66%     10
+  99%     19
+ 100%     41 (longest request)
+";
+
+    #[test]
+    fn reads_rates_latencies_and_errors_from_ab_output() {
+        let out = Output {
+            status: std::process::ExitStatus::from_raw(0),
+            stdout: OUTPUT.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        };
+        let r = parse(&out);
+        assert_eq!(r.requests_per_s, 869.32);
+        assert_eq!(r.mean_ms, 9.203, "the per-client mean, not the one across clients");
+        assert_eq!((r.p50_ms, r.p99_ms), (9.0, 19.0));
+        assert_eq!((r.complete, r.errors), (2608, 5));
+    }
 }
