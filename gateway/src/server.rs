@@ -1,5 +1,5 @@
 //! The stand-alone server: an accept loop serving the gateway's router over HTTP/1.1, with a
-//! header-read deadline, a head size limit, TCP_NODELAY and graceful shutdown.
+//! header-read deadline, a head size limit, socket settings from `tcp` and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
