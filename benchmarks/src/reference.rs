@@ -38,7 +38,7 @@ pub fn python() -> PathBuf {
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(REQUIREMENTS) || !python.exists() {
         let base = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
         println!("setting up the reference peer in {} (Flask, requests-toolbelt, pydicom, numpy)", dir.display());
-        run(Command::new(&base).args(["-m", "venv", "--clear"]).arg(&dir), "making the reference venv");
+        run(Command::new(&base).args(["-m", "venv"]).arg(&dir), "making the reference venv");
         let reqs = dir.join("requirements.txt");
         std::fs::write(&reqs, REQUIREMENTS).unwrap_or_else(|e| fail(&format!("{}: {e}", reqs.display())));
         let mut pip = Command::new(&python);
