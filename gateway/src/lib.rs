@@ -38,6 +38,8 @@
 //! - [`error`]: [`GatewayError`] and the one mapping of errors to HTTP status.
 //! - [`handler`]: [`HandlerError`], how a handler chooses its status.
 //! - [`server`]: the stand-alone [`Server`].
+//! - [`metrics`]: `/metrics` (Prometheus) and the names it serves; [`probes`]: `/livez`,
+//!   `/readyz`.
 //! - The protocol model (re-exported from [`arterys_protocol`]) and [`multipart`].
 //!
 //! Features (none by default; the default build has no HTTP client, no YAML, no subscriber,
@@ -50,7 +52,9 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod handler;
+pub mod metrics;
 pub mod pipeline;
+pub mod probes;
 pub mod router;
 pub mod server;
 pub mod study_path;
