@@ -111,9 +111,35 @@ impl GatewayError {
     }
 }
 
+impl GatewayError {
+    /// The `reason` label of `arterys_requests_rejected_total` when the gateway refused the
+    /// request; `None` for the handler's own failures (they are counted by status).
+    fn rejection(&self) -> Option<&'static str> {
+        use GatewayError as E;
+        let status = self.status();
+        Some(match self {
+            E::NotFound(_) => "not_found",
+            E::MethodNotAllowed { .. } => "method_not_allowed",
+            E::Timeout(_) => "timeout",
+            E::ShuttingDown => "shutting_down",
+            E::Handler(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            E::Handler(_) | E::Panicked | E::InvalidResponse(_) | E::Internal(_) => return None,
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            _ if status == StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ if status == StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+            _ if status == StatusCode::FORBIDDEN => "forbidden",
+            _ if status.is_server_error() => return None,
+            _ => "bad_request",
+        })
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let status = self.status();
+        if let Some(reason) = self.rejection() {
+            crate::metrics::rejected(reason);
+        }
         // Handler errors keep their cause for the log; the client gets the message alone.
         let logged = match &self {
             GatewayError::Handler(e) => e.log_line(),

@@ -5,8 +5,8 @@
 //! hashing every byte once), hands the handler the request JSON, the DICOM instances and the
 //! attachments as separate lists, checks the handler's response against the protocol before
 //! anything is sent, and streams it back with the `input:output` hashes part.
-//! `/healthcheck`, `/ping`, limits, a concurrency cap, `studyPath` requests, tracing spans
-//! and graceful shutdown come with it.
+//! `/healthcheck`, `/ping`, `/livez`, `/readyz`, `/metrics`, limits, a concurrency cap,
+//! `studyPath` requests, tracing spans and graceful shutdown come with it.
 //!
 //! The wire contract this implements, endpoint by endpoint and result kind by result kind:
 //! `docs/PROTOCOL.md` in the repository
@@ -38,6 +38,8 @@
 //! - [`error`]: [`GatewayError`] and the one mapping of errors to HTTP status.
 //! - [`handler`]: [`HandlerError`], how a handler chooses its status.
 //! - [`server`]: the stand-alone [`Server`].
+//! - [`metrics`]: `/metrics` (Prometheus) and the names it serves; [`probes`]: `/livez`,
+//!   `/readyz`.
 //! - The protocol model (re-exported from [`arterys_protocol`]) and [`multipart`].
 //!
 //! Features (none by default; the default build has no HTTP client, no YAML, no subscriber,
@@ -45,12 +47,16 @@
 //! - `logging`: `logging.yaml` and the Arterys line format ([`logging`]).
 //! - `dicom`: `arterys_gateway::dicom`, the `arterys-viewer` crate (headers, study sorting,
 //!   display images).
+//! - `otel`: OpenTelemetry trace export over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//!   set (implies `logging`); each request's span carries its `input_hash`.
 
 pub mod body;
 pub mod error;
 pub mod extract;
 pub mod handler;
+pub mod metrics;
 pub mod pipeline;
+pub mod probes;
 pub mod router;
 pub mod server;
 pub mod study_path;

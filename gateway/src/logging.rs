@@ -8,7 +8,9 @@
 //! JSON object instead.
 //!
 //! `logging.yaml` (every key optional; a Python `dictConfig` file's `root` and `loggers`
-//! levels are understood, its other keys ignored):
+//! levels are understood, its `version`, `formatters`, `handlers`, `filters`,
+//! `disable_existing_loggers` and `incremental` accepted and ignored; any other key, or a
+//! level that is not one, stops start-up with the file, line and key named):
 //!
 //! ```yaml
 //! format: arterys        # or json
@@ -18,22 +20,37 @@
 //!   mock_server: DEBUG   # per target; dots or :: both work
 //!   hyper: WARNING
 //! ```
+//!
+//! `RUST_LOG`, when set, replaces these levels with a tracing-subscriber
+//! [`EnvFilter`](tracing_subscriber::EnvFilter) (`RUST_LOG=warn`,
+//! `RUST_LOG=info,arterys_gateway=debug`). JSON lines carry `time` in RFC 3339 UTC
+//! (`2026-11-21T20:15:09.123Z`).
+
+mod clock;
+#[cfg(feature = "otel")]
+mod otel;
+
+pub use clock::asctime;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
+
+/// A level filter on the subscriber: the file's levels or `RUST_LOG`'s.
+pub type BoxedFilter = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 
 /// Line format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -46,18 +63,55 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum LevelEntry {
-    Plain(String),
-    Dict { level: String },
+/// A level name, checked where it is read (so an error has its line).
+#[derive(Debug, Clone, Copy)]
+struct LevelName(LevelFilter);
+
+impl<'de> Deserialize<'de> for LevelName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_level(&s).map(LevelName).map_err(serde::de::Error::custom)
+    }
 }
 
-impl LevelEntry {
-    fn level(&self) -> &str {
-        match self {
-            Self::Plain(l) | Self::Dict { level: l } => l,
+/// A `dictConfig` logger: its level; the Python-only keys are accepted and ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoggerDict {
+    #[serde(default)]
+    level: Option<LevelName>,
+    #[serde(default)]
+    #[allow(dead_code)] // read to accept the key
+    handlers: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    propagate: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    filters: IgnoredAny,
+}
+
+/// `hyper: WARNING` or `hyper: {level: WARNING}`.
+#[derive(Debug, Clone, Copy)]
+struct LevelEntry(Option<LevelFilter>);
+
+impl<'de> Deserialize<'de> for LevelEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = LevelEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a level name or a map with `level`")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<LevelEntry, E> {
+                parse_level(s).map(|l| LevelEntry(Some(l))).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<LevelEntry, A::Error> {
+                let dict = LoggerDict::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(LevelEntry(dict.level.map(|l| l.0)))
+            }
         }
+        d.deserialize_any(V)
     }
 }
 
@@ -69,17 +123,37 @@ impl LevelEntry {
 /// assert!(c.filter().is_ok());
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
     /// Line format.
     #[serde(default)]
     pub format: Format,
     /// Default level (also read from `root.level`).
     #[serde(default)]
-    level: Option<String>,
+    level: Option<LevelName>,
     #[serde(default)]
     root: Option<LevelEntry>,
     #[serde(default)]
     loggers: BTreeMap<String, LevelEntry>,
+    // A Python dictConfig file's other keys: accepted, not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    version: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    formatters: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    handlers: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    filters: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    disable_existing_loggers: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    incremental: IgnoredAny,
 }
 
 /// Why logging could not be set up.
@@ -93,9 +167,24 @@ pub enum LoggingError {
         /// Why.
         source: std::io::Error,
     },
-    /// The YAML is malformed.
+    /// The YAML is malformed, or has a key or value that is not understood.
     #[error("logging config: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
+    /// The file is malformed, or has a key or value that is not understood: the message
+    /// names the file, the key and the line.
+    #[error("{path}: {source}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What and where.
+        source: serde_yaml_ng::Error,
+    },
+    /// The OTLP exporter could not be set up (feature `otel`).
+    #[error("OpenTelemetry export: {0}")]
+    Otel(String),
+    /// `RUST_LOG` is not a valid filter.
+    #[error("RUST_LOG: {0}")]
+    RustLog(String),
     /// A level name is unknown.
     #[error("unknown log level {0:?} (use DEBUG, INFO, WARNING, ERROR, CRITICAL)")]
     Level(String),
@@ -127,17 +216,38 @@ impl LoggingConfig {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
             .map_err(|source| LoggingError::Read { path: path.display().to_string(), source })?;
-        Self::from_yaml(&text)
+        serde_yaml_ng::from_str(&text)
+            .map_err(|source| LoggingError::Invalid { path: path.display().to_string(), source })
     }
 
-    /// The per-target level filter.
+    /// The per-target level filter of the file.
     pub fn filter(&self) -> Result<Targets, LoggingError> {
-        let default = self.level.as_deref().or(self.root.as_ref().map(LevelEntry::level)).unwrap_or("INFO");
-        let mut t = Targets::new().with_default(parse_level(default)?);
+        let default = self.level.map(|l| l.0).or(self.root.and_then(|r| r.0)).unwrap_or(LevelFilter::INFO);
+        let mut t = Targets::new().with_default(default);
         for (name, entry) in &self.loggers {
-            t = t.with_target(name.replace('.', "::"), parse_level(entry.level())?);
+            if let Some(level) = entry.0 {
+                t = t.with_target(name.replace('.', "::"), level);
+            }
         }
         Ok(t)
+    }
+
+    /// The filter in force: `rust_log` (the `RUST_LOG` value) when set and not empty,
+    /// replacing the file's levels; the file's levels otherwise.
+    ///
+    /// ```
+    /// use arterys_gateway::logging::LoggingConfig;
+    /// use tracing_subscriber::Layer;
+    /// let c = LoggingConfig::from_yaml("root: {level: DEBUG}").unwrap();
+    /// let f = c.effective_filter(Some("warn")).unwrap();
+    /// assert_eq!(f.max_level_hint(), Some(tracing::level_filters::LevelFilter::WARN));
+    /// assert!(c.effective_filter(Some("[")).is_err());
+    /// ```
+    pub fn effective_filter(&self, rust_log: Option<&str>) -> Result<BoxedFilter, LoggingError> {
+        match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => Ok(Box::new(EnvFilter::try_new(v).map_err(|e| LoggingError::RustLog(e.to_string()))?)),
+            None => Ok(Box::new(self.filter()?)),
+        }
     }
 
     /// Installs the global subscriber, writing to stdout.
@@ -151,13 +261,13 @@ impl LoggingConfig {
     where
         W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
     {
+        let rust_log = std::env::var("RUST_LOG").ok();
+        let filter = self.effective_filter(rust_log.as_deref())?;
         let fmt = tracing_subscriber::fmt::layer().event_format(LineFormat { format: self.format }).with_writer(writer);
-        tracing_subscriber::registry()
-            .with(TagLayer)
-            .with(fmt)
-            .with(self.filter()?)
-            .try_init()
-            .map_err(|_| LoggingError::AlreadySet)
+        let registry = tracing_subscriber::registry().with(filter).with(TagLayer).with(fmt);
+        #[cfg(feature = "otel")]
+        let registry = registry.with(otel::layer()?);
+        registry.try_init().map_err(|_| LoggingError::AlreadySet)
     }
 }
 
@@ -294,10 +404,10 @@ where
         let mut f = EventFields::default();
         event.record(&mut f);
         let name = meta.target().replace("::", ".");
-        let time = asctime(std::time::SystemTime::now());
+        let now = std::time::SystemTime::now();
         match self.format {
             Format::Arterys => {
-                write!(w, "[{time}] [{}] {name} ", python_level(meta.level()))?;
+                write!(w, "[{}] [{}] {name} ", asctime(now), python_level(meta.level()))?;
                 if !tags.is_empty() {
                     write!(w, "{} - ", python_json(&tags))?;
                 }
@@ -312,7 +422,7 @@ where
             }
             Format::Json => {
                 let mut obj = serde_json::Map::new();
-                obj.insert("time".into(), time.into());
+                obj.insert("time".into(), clock::rfc3339(now).into());
                 obj.insert("level".into(), python_level(meta.level()).into());
                 obj.insert("name".into(), name.into());
                 obj.insert("message".into(), f.message.into());
@@ -325,42 +435,9 @@ where
     }
 }
 
-/// `2026-11-21 20:15:09,123` (UTC), Python's `asctime`.
-pub fn asctime(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn asctime_matches_known_dates() {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_292_109_123);
-        assert_eq!(asctime(t), "2026-11-21 20:15:09,123");
-        assert_eq!(asctime(std::time::UNIX_EPOCH), "1970-01-01 00:00:00,000");
-        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(&asctime(leap)[..10], "2000-02-29");
-    }
 
     #[test]
     fn tags_render_like_python_json_dumps() {
@@ -377,6 +454,6 @@ mod tests {
         let f = c.filter().unwrap();
         assert!(f.would_enable("inference", &Level::DEBUG));
         assert!(!f.would_enable("other", &Level::INFO));
-        assert!(LoggingConfig::from_yaml("level: LOUD").unwrap().filter().is_err());
+        assert!(LoggingConfig::from_yaml("level: LOUD").is_err());
     }
 }

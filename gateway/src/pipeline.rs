@@ -127,7 +127,9 @@ fn quote_boundary(b: &str) -> String {
 }
 
 async fn run_handler(inner: &Inner, input: InferenceInput) -> Result<InferenceResponse, GatewayError> {
-    let permit = Arc::clone(&inner.permits).acquire_owned().await.map_err(|_| GatewayError::ShuttingDown)?;
+    let permit = crate::metrics::InferencePermit::acquire(Arc::clone(&inner.permits), &input.route)
+        .await
+        .map_err(|_| GatewayError::ShuttingDown)?;
     let span = Span::current();
     let mut task = match inner.handler.clone() {
         Handler::Blocking(f) => tokio::task::spawn_blocking(move || {

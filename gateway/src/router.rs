@@ -21,6 +21,7 @@ use crate::extract::RequestLimits;
 use crate::handler::{BoxFuture, Handler, HandlerResult};
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
+use crate::probes;
 use crate::server::{Server, ServerConfig};
 use crate::InferenceInput;
 
@@ -45,14 +46,15 @@ impl Readiness {
 
 type ReadinessFn = Arc<dyn Fn() -> Readiness + Send + Sync>;
 
-const PROBES: [&str; 2] = ["/healthcheck", "/ping"];
+const PROBES: [&str; 5] = ["/healthcheck", "/ping", "/livez", "/readyz", "/metrics"];
 
 /// An inference service under construction: routes with their handlers, readiness and
 /// limits.
 ///
 /// Every route answers `POST` with the protocol's multipart/related request (or, with a
 /// [`study_root`](Gateway::study_root), the `application/json` `studyPath` variant);
-/// `/healthcheck` and `/ping` answer `GET` and `POST`. [`Gateway::into_router`] gives an
+/// `/healthcheck`, `/ping`, `/livez` and `/readyz` answer `GET` and `POST`, `/metrics`
+/// `GET` ([`crate::metrics`], [`crate::probes`]). [`Gateway::into_router`] gives an
 /// `axum::Router` to mount in an application; [`Gateway::serve`] runs it alone.
 ///
 /// ```no_run
@@ -190,7 +192,16 @@ impl Gateway {
         self
     }
 
-    /// The gateway as an `axum::Router`: `/healthcheck`, `/ping` and one
+    /// After the shutdown signal, how long the stand-alone server keeps accepting requests
+    /// while `/readyz` answers 503, so that load balancers stop sending traffic before the
+    /// listener closes (default 0: stop accepting at once). In-flight requests then get the
+    /// shutdown grace.
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.server.drain_delay = delay;
+        self
+    }
+
+    /// The gateway as an `axum::Router`: `/healthcheck`, `/ping`, the probes, `/metrics` and one
     /// [`InferenceService`] per route, under a tracing layer that opens each request's span
     /// (`input_hash`, `output_hash`). Mount it with `nest` or `merge`; unknown paths get the
     /// gateway's 404. The study root is used as given (see [`Gateway::bind`]).
@@ -204,14 +215,26 @@ impl Gateway {
     pub fn into_router(self) -> Router {
         let limits = Arc::new(self.limits);
         let permits = Arc::new(Semaphore::new(self.max_concurrent));
+        crate::metrics::set_permits(self.max_concurrent);
         let readiness = self.readiness;
-        let health = move || {
+        let health = {
             let readiness = Arc::clone(&readiness);
-            async move { readiness().text().to_owned() }
+            move || {
+                let readiness = Arc::clone(&readiness);
+                async move { readiness().text().to_owned() }
+            }
+        };
+        let draining = self.server.draining.clone();
+        let ready = move || {
+            let (readiness, draining) = (Arc::clone(&readiness), draining.clone());
+            async move { probes::readyz(readiness(), &draining) }
         };
         let mut router = Router::new()
             .route("/healthcheck", probe(health))
-            .route("/ping", probe(|| async { "pong: up and accepting connections" }));
+            .route("/ping", probe(|| async { "pong: up and accepting connections" }))
+            .route("/livez", probe(probes::livez))
+            .route("/readyz", probe(ready))
+            .route("/metrics", get(crate::metrics::scrape));
         for (path, handler) in self.routes {
             let svc = InferenceService::new(handler, Arc::clone(&limits), Arc::clone(&permits), self.handler_timeout);
             router = router.route_service(&path, svc);
@@ -231,6 +254,7 @@ impl Gateway {
                     .on_response(())
                     .on_failure(()),
             )
+            .layer(axum::middleware::from_fn(crate::metrics::track))
     }
 
     /// Binds the listening socket (port 0 picks a free one); the study root must exist.

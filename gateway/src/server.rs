@@ -16,12 +16,18 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
+use crate::probes::Draining;
+
 /// Connection-level settings; the request-level ones are in the router.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerConfig {
     pub header_read_timeout: Duration,
     pub max_header_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Accepting on after the shutdown signal, `/readyz` saying 503.
+    pub drain_delay: Duration,
+    /// Set on the shutdown signal; `/readyz` reads it.
+    pub draining: Draining,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +36,8 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 32 * 1024,
             shutdown_grace: Duration::from_secs(300),
+            drain_delay: Duration::ZERO,
+            draining: Draining::default(),
         }
     }
 }
@@ -62,7 +70,15 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let addr = self.local_addr();
         info!("listening on http://{addr}");
-        let mut shutdown = pin!(shutdown);
+        let (draining, delay) = (self.config.draining.clone(), self.config.drain_delay);
+        let mut shutdown = pin!(async move {
+            shutdown.await;
+            draining.start();
+            if !delay.is_zero() {
+                info!("draining: /readyz says 503, still accepting for {} ms", delay.as_millis());
+                tokio::time::sleep(delay).await;
+            }
+        });
         loop {
             let accepted = match select(pin!(self.listener.accept()), shutdown.as_mut()).await {
                 Either::Left((accepted, _)) => accepted,

@@ -36,7 +36,8 @@ fn compose_serves_8900_with_a_health_check_and_real_flags() {
     let help = Command::new(env!("CARGO_BIN_EXE_mock-server")).arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     let dockerfile = read("Dockerfile");
-    let cmd_line = dockerfile.lines().find(|l| l.starts_with("CMD ")).expect("CMD");
+    // The mock's stage is the last one (the default target); its CMD is the last.
+    let cmd_line = dockerfile.lines().rev().find(|l| l.starts_with("CMD ")).expect("CMD");
     let cmd_flags = cmd_line.split('"').filter(|s| s.starts_with("--")).map(str::to_owned);
     for flag in command.iter().filter(|a| a.starts_with("--")).map(|s| s.to_string()).chain(cmd_flags) {
         assert!(help.contains(&format!("{flag} ")), "{flag} is not a mock-server flag");
@@ -45,7 +46,12 @@ fn compose_serves_8900_with_a_health_check_and_real_flags() {
     // would exit 0; instead check a bad flag really is refused, so the check above means something.
     let bad = Command::new(env!("CARGO_BIN_EXE_mock-server")).arg("--no-such-flag").output().unwrap();
     assert!(!bad.status.success());
-    assert!(dockerfile.contains("USER arterys") && dockerfile.contains("AS build"), "multi-stage, non-root");
+    let last_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    assert!(
+        last_stage.starts_with("debian:") && last_stage.contains(" AS mock-server"),
+        "the mock is the default target"
+    );
+    assert!(last_stage.contains("USER 10001") && dockerfile.contains("AS build"), "multi-stage, non-root");
     assert!(dockerfile.contains("EXPOSE 8000"));
 }
 

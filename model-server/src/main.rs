@@ -45,6 +45,10 @@ struct Cli {
     /// Directory below which `studyPath` requests may read studies (off when not set)
     #[arg(long, env = "MODEL_SERVER_STUDY_ROOT")]
     study_root: Option<PathBuf>,
+    /// Seconds to keep accepting requests after SIGTERM while /readyz answers 503, so load
+    /// balancers stop sending traffic first (then in-flight requests get the shutdown grace)
+    #[arg(long, default_value_t = 0)]
+    drain_delay_secs: u64,
 }
 
 #[tokio::main]
@@ -79,6 +83,7 @@ async fn main() -> ExitCode {
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }
+    gw = gw.drain_delay(Duration::from_secs(cli.drain_delay_secs));
     if let Some(secs) = cli.handler_timeout_secs {
         gw = gw.handler_timeout(Duration::from_secs(secs));
     }

@@ -201,7 +201,10 @@ impl Model {
         let mut study_scores: Vec<Scores> = vec![Scores::default(); outputs.len()];
         for batch in rx {
             let batch = batch?;
+            let started = Instant::now();
             let tensors = self.engine.run(&batch.tensor).map_err(|e| handler_error(&e))?;
+            let route = self.config.route.as_deref().unwrap_or("/");
+            arterys_gateway::metrics::model_batch(route, batch.items.len(), started.elapsed());
             if tensors.len() != outputs.len() {
                 return Err(HandlerError::internal(format!(
                     "the engine gave {} outputs for {} configured",

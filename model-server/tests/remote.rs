@@ -145,6 +145,7 @@ fn a_remote_model_matches_the_fixture_and_serves_requests() {
         assert!(d <= Some(1), "remote and local masks differ by {d:?}");
         // The remote goes away: a pooled connection that drops gives 502 (an inference is never
         // sent twice), a refused one 503; never a hang. The local model goes on.
+        assert_eq!(server.try_get("/readyz").await, Some((200, "ready\n".to_owned())));
         drop(triton);
         let (s, _, b) = server.infer("/remote", request, &slices).await;
         assert!(s == 502 || s == 503, "{s}: {}", String::from_utf8_lossy(&b));
@@ -161,6 +162,9 @@ fn a_remote_model_matches_the_fixture_and_serves_requests() {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
         assert_eq!(said, vec!["UNAVAILABLE".to_owned()], "/healthcheck after the remote went away");
+        // The orchestrator's probe says so too: 503 with the reason, while the process lives.
+        assert_eq!(server.try_get("/readyz").await, Some((503, "not ready: UNAVAILABLE\n".to_owned())));
+        assert_eq!(server.try_get("/livez").await.map(|r| r.0), Some(200));
         let (s, ct, b) = server.infer("/local", request, &slices).await;
         parse_ok(s, ct, &b);
     });

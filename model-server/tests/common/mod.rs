@@ -110,6 +110,11 @@ fn free_port() -> u16 {
 impl ModelServer {
     /// Starts the binary on `config` without waiting for READY.
     pub fn spawn(config: &Path) -> Self {
+        Self::spawn_with(config, &[], &[])
+    }
+
+    /// Starts the binary on `config` with more arguments and environment variables.
+    pub fn spawn_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("model-server-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log).unwrap();
@@ -117,6 +122,8 @@ impl ModelServer {
             .arg("--config")
             .arg(config)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args)
+            .envs(env.iter().copied())
             .current_dir(root())
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
@@ -140,6 +147,11 @@ impl ModelServer {
             assert!(Instant::now() < deadline, "model-server not READY: {}", s.log_text());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the process to exit; its status code.

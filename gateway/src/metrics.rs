@@ -1,0 +1,301 @@
+//! Prometheus metrics, served on `GET /metrics` in the OpenMetrics text format
+//! (`prometheus-client`), which Prometheus scrapes as is.
+//!
+//! One set of metrics per process ([`global`]): a process serves one gateway, and code
+//! anywhere in it (a handler, a model, a limit) adds to the same counters.
+//!
+//! | Name | Type | Labels | What |
+//! |---|---|---|---|
+//! | `arterys_http_requests_total` | counter | `route`, `method`, `status` | Answered requests. `route` is the registered path (`unmatched` for unknown paths), never the raw URI. |
+//! | `arterys_http_request_duration_seconds` | histogram | `route` | From the request's arrival to the last byte of its response. |
+//! | `arterys_http_request_bytes_total` | counter | `route` | Request body bytes read. |
+//! | `arterys_http_response_bytes_total` | counter | `route` | Response body bytes sent. |
+//! | `arterys_http_requests_in_flight` | gauge | | Requests whose response is not yet complete. |
+//! | `arterys_inference_permits` | gauge | | Handler calls that may run at once (`max_concurrent_inferences`). |
+//! | `arterys_inference_permits_in_use` | gauge | | Handler calls running now. |
+//! | `arterys_inference_queued` | gauge | | Requests waiting for a permit. |
+//! | `arterys_inference_queue_wait_seconds` | histogram | `route` | Time a request waited for its permit. |
+//! | `arterys_handler_duration_seconds` | histogram | `route` | Time a handler held its permit (its run time, also past a timeout). |
+//! | `arterys_requests_rejected_total` | counter | `reason` | Requests refused by the gateway ([`rejected`]). |
+//! | `arterys_model_inference_duration_seconds` | histogram | `model` | One engine run of one batch ([`model_batch`]). |
+//! | `arterys_model_batches_total` | counter | `model` | Engine runs. |
+//! | `arterys_model_images_total` | counter | `model` | Images in those runs (padding excluded). |
+//!
+//! Recording takes no global lock: counters are atomics, and a labelled family takes a
+//! shared read lock to find an existing label set (a write lock only the first time one is
+//! seen).
+//!
+//! ```
+//! arterys_gateway::metrics::rejected("budget");
+//! let text = arterys_gateway::metrics::global().encode();
+//! assert!(text.contains("arterys_requests_rejected_total{reason=\"budget\"} 1"));
+//! ```
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue};
+use http_body_util::BodyExt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
+
+/// The `Content-Type` of `/metrics`.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabel {
+    model: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// 1 ms to about 9 min: a ping to a large CT study on a CPU.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 20))
+}
+
+/// The process's metrics; [`global`] is the one `/metrics` serves.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Histograms<RouteLabel>,
+    request_bytes: Family<RouteLabel, Counter>,
+    response_bytes: Family<RouteLabel, Counter>,
+    in_flight: Gauge,
+    permits: Gauge,
+    permits_in_use: Gauge,
+    queued: Gauge,
+    queue_wait: Histograms<RouteLabel>,
+    handler_duration: Histograms<RouteLabel>,
+    rejected: Family<ReasonLabel, Counter>,
+    model_inference: Histograms<ModelLabel>,
+    model_batches: Family<ModelLabel, Counter>,
+    model_images: Family<ModelLabel, Counter>,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut m = Self {
+            registry: Registry::with_prefix("arterys"),
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(latency),
+            request_bytes: Family::default(),
+            response_bytes: Family::default(),
+            in_flight: Gauge::default(),
+            permits: Gauge::default(),
+            permits_in_use: Gauge::default(),
+            queued: Gauge::default(),
+            queue_wait: Family::new_with_constructor(latency),
+            handler_duration: Family::new_with_constructor(latency),
+            rejected: Family::default(),
+            model_inference: Family::new_with_constructor(latency),
+            model_batches: Family::default(),
+            model_images: Family::default(),
+        };
+        let r = &mut m.registry;
+        r.register("http_requests", "Answered HTTP requests", m.requests.clone());
+        r.register_with_unit(
+            "http_request_duration",
+            "From a request's arrival to the last byte of its response",
+            Unit::Seconds,
+            m.request_duration.clone(),
+        );
+        r.register_with_unit("http_request", "Request body bytes read", Unit::Bytes, m.request_bytes.clone());
+        r.register_with_unit("http_response", "Response body bytes sent", Unit::Bytes, m.response_bytes.clone());
+        r.register("http_requests_in_flight", "Requests whose response is not complete", m.in_flight.clone());
+        r.register("inference_permits", "Handler calls that may run at once", m.permits.clone());
+        r.register("inference_permits_in_use", "Handler calls running now", m.permits_in_use.clone());
+        r.register("inference_queued", "Requests waiting for an inference permit", m.queued.clone());
+        r.register_with_unit(
+            "inference_queue_wait",
+            "Time a request waited for its inference permit",
+            Unit::Seconds,
+            m.queue_wait.clone(),
+        );
+        r.register_with_unit(
+            "handler_duration",
+            "Time a handler held its inference permit",
+            Unit::Seconds,
+            m.handler_duration.clone(),
+        );
+        r.register("requests_rejected", "Requests refused by the gateway, by reason", m.rejected.clone());
+        r.register_with_unit(
+            "model_inference_duration",
+            "One engine run of one batch",
+            Unit::Seconds,
+            m.model_inference.clone(),
+        );
+        r.register("model_batches", "Engine runs (batches)", m.model_batches.clone());
+        r.register("model_images", "Images in the engine runs, padding excluded", m.model_images.clone());
+        m
+    }
+
+    /// Every metric in the OpenMetrics text format (what `/metrics` answers).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process's metrics.
+pub fn global() -> &'static Metrics {
+    &METRICS
+}
+
+/// Counts a request the gateway refused, by `reason` (a short snake_case word: the gateway
+/// uses `not_found`, `method_not_allowed`, `unsupported_media_type`, `bad_request`,
+/// `unprocessable`, `too_large`, `forbidden`, `timeout`, `unavailable`, `shutting_down`).
+/// Keep the set of reasons small and fixed: each is a time series.
+pub fn rejected(reason: &str) {
+    global().rejected.get_or_create(&ReasonLabel { reason: reason.to_owned() }).inc();
+}
+
+/// Records one engine run of `model` on a batch of `images` images that took `elapsed`.
+pub fn model_batch(model: &str, images: usize, elapsed: Duration) {
+    let m = global();
+    let label = ModelLabel { model: model.to_owned() };
+    m.model_inference.get_or_create(&label).observe(elapsed.as_secs_f64());
+    m.model_batches.get_or_create(&label).inc();
+    m.model_images.get_or_create(&label).inc_by(images as u64);
+}
+
+/// Sets `arterys_inference_permits`.
+pub(crate) fn set_permits(n: usize) {
+    global().permits.set(i64::try_from(n).unwrap_or(i64::MAX));
+}
+
+/// An inference permit that keeps the permit gauges and histograms: acquiring it records the
+/// queue wait; dropping it (when the handler really ends) records the handler's run time.
+pub(crate) struct InferencePermit {
+    _permit: OwnedSemaphorePermit,
+    route: String,
+    acquired: Instant,
+}
+
+impl InferencePermit {
+    /// Waits for a permit of `permits` for a request on `route`.
+    pub(crate) async fn acquire(permits: Arc<Semaphore>, route: &str) -> Result<Self, AcquireError> {
+        let m = global();
+        let started = Instant::now();
+        m.queued.inc();
+        let permit = permits.acquire_owned().await;
+        m.queued.dec();
+        let permit = permit?;
+        let route = route.to_owned();
+        m.queue_wait.get_or_create(&RouteLabel { route: route.clone() }).observe(started.elapsed().as_secs_f64());
+        m.permits_in_use.inc();
+        Ok(Self { _permit: permit, route, acquired: Instant::now() })
+    }
+}
+
+impl Drop for InferencePermit {
+    fn drop(&mut self) {
+        let m = global();
+        m.permits_in_use.dec();
+        let label = RouteLabel { route: std::mem::take(&mut self.route) };
+        m.handler_duration.get_or_create(&label).observe(self.acquired.elapsed().as_secs_f64());
+    }
+}
+
+/// A request until its response body is done (or dropped): the in-flight gauge, the
+/// duration histogram and the bytes sent.
+struct InFlight {
+    route: RouteLabel,
+    started: Instant,
+    sent: Counter,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let m = global();
+        m.in_flight.dec();
+        m.request_duration.get_or_create(&self.route).observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// A method as a label: the standard ones by name, anything else `other` (a client cannot
+/// make new time series).
+fn method_label(m: &http::Method) -> &'static str {
+    use http::Method as M;
+    match *m {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        M::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// The middleware of every route: counts, sizes and times each request.
+pub(crate) async fn track(req: Request, next: Next) -> Response {
+    let m = global();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = method_label(req.method());
+    let label = RouteLabel { route };
+    let read = m.request_bytes.get_or_create(&label).clone();
+    let req = req.map(|b| {
+        Body::new(b.map_frame(move |f| {
+            if let Some(d) = f.data_ref() {
+                read.inc_by(d.len() as u64);
+            }
+            f
+        }))
+    });
+    m.in_flight.inc();
+    let guard = InFlight {
+        route: label.clone(),
+        started: Instant::now(),
+        sent: m.response_bytes.get_or_create(&label).clone(),
+    };
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    m.requests.get_or_create(&RequestLabels { route: label.route, method: method.to_owned(), status }).inc();
+    resp.map(|b| {
+        Body::new(b.map_frame(move |f| {
+            if let Some(d) = f.data_ref() {
+                guard.sent.inc_by(d.len() as u64);
+            }
+            f
+        }))
+    })
+}
+
+/// `GET /metrics`.
+pub(crate) async fn scrape() -> Response {
+    let mut resp = global().encode().into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    resp
+}
