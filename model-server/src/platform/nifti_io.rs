@@ -58,7 +58,12 @@ pub fn read(bytes: &[u8]) -> Result<NiftiInput, NiftiError> {
         [x, y, z] | [x, y, z, 1] => [*x, *y, *z],
         _ => return Err(NiftiError::Shape(shape)),
     };
-    let data = data.into_shape_with_order(IxDyn(&dims)).map_err(|e| NiftiError::Read(e.to_string()))?;
+    let rank = shape.len();
+    let at = |i: usize, j: usize, k: usize| match rank {
+        2 => data[[i, j].as_slice()],
+        3 => data[[i, j, k].as_slice()],
+        _ => data[[i, j, k, 0].as_slice()],
+    };
     let affine = sform(&header);
     let (min, max) = data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let slope = if max > min { f64::from(max - min) / 65535.0 } else { 1.0 };
@@ -69,7 +74,7 @@ pub fn read(bytes: &[u8]) -> Result<NiftiInput, NiftiError> {
         let mut pixels = Vec::with_capacity(dims[0] * dims[1]);
         for j in 0..dims[1] {
             for i in 0..dims[0] {
-                let v = f64::from(data[[i, j, k].as_slice()] - min) / slope;
+                let v = f64::from(at(i, j, k) - min) / slope;
                 pixels.push(v.round().clamp(0.0, 65535.0) as u16);
             }
         }
