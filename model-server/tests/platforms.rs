@@ -88,13 +88,27 @@ fn mlcube_infer_fails_clearly() {
     let empty = dir.0.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_model-server")).args(args).env_remove("MODEL_SERVER_CONFIG").output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_model-server"))
+            .args(args)
+            .env_remove("MODEL_SERVER_CONFIG")
+            .output()
+            .unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let config = root().join("mlcube/model.yaml");
     let (p, e, o) = (params.to_str().unwrap(), empty.to_str().unwrap(), dir.0.join("out"));
     let o = o.to_str().unwrap();
-    let (code, err) = run(&["infer", "--data_path", e, "--parameters_file", p, "--output_path", o, "--config", config.to_str().unwrap()]);
+    let (code, err) = run(&[
+        "infer",
+        "--data_path",
+        e,
+        "--parameters_file",
+        p,
+        "--output_path",
+        o,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("no study in"), "{err}");
     let (code, err) = run(&["infer", "--data_path", e, "--parameters_file", p, "--output_path", o]);

@@ -102,12 +102,7 @@ fn affine_of(study: &Study, files: &[Bytes], order: &[usize]) -> [[f64; 4]; 3] {
     let mut a = [[0.0; 4]; 3];
     for axis in 0..3 {
         let flip = if axis < 2 { -1.0 } else { 1.0 };
-        a[axis] = [
-            flip * r[axis] * col_spacing,
-            flip * c[axis] * row_spacing,
-            flip * step[axis],
-            flip * origin[axis],
-        ];
+        a[axis] = [flip * r[axis] * col_spacing, flip * c[axis] * row_spacing, flip * step[axis], flip * origin[axis]];
     }
     a
 }

@@ -128,17 +128,18 @@ fn read_parameters(path: &Path) -> Result<Parameters, MlcubeError> {
     if text.trim().is_empty() {
         return Ok(Parameters::default());
     }
-    serde_yaml_ng::from_str(&text)
-        .map_err(|e| MlcubeError::Parameters { path: path.to_owned(), reason: e.to_string() })
+    serde_yaml_ng::from_str(&text).map_err(|e| MlcubeError::Parameters { path: path.to_owned(), reason: e.to_string() })
 }
 
 /// One study through the model: its label file and its prediction entry.
 fn predict(model: &Model, name: &str, study: &str, files: Vec<Bytes>, out: &Path) -> Result<Value, String> {
     let (files, nifti) = match files.as_slice() {
-        [one] if !arterys_gateway::looks_like_dicom(one) => match Upload::read(one.clone()).map_err(|e| e.to_string())? {
-            Upload::Nifti(mut n) => (std::mem::take(&mut n.slices), Some(n)),
-            Upload::Dicom(f) => (f, None),
-        },
+        [one] if !arterys_gateway::looks_like_dicom(one) => {
+            match Upload::read(one.clone()).map_err(|e| e.to_string())? {
+                Upload::Nifti(mut n) => (std::mem::take(&mut n.slices), Some(n)),
+                Upload::Dicom(f) => (f, None),
+            }
+        }
         _ => (files, None),
     };
     let (response, read) = answer_files(model, files.clone()).map_err(|e| e.message())?;

@@ -103,7 +103,8 @@ pub fn model_type(config: &ModelConfig) -> &'static str {
 
 /// The label names and values a config's label image uses (or its classes when it has none).
 pub fn labels(config: &ModelConfig) -> BTreeMap<String, u32> {
-    let mask = config.outputs.iter().find(|o| matches!(o.kind, OutputKind::ProbabilityMask | OutputKind::NumericLabelMask));
+    let mask =
+        config.outputs.iter().find(|o| matches!(o.kind, OutputKind::ProbabilityMask | OutputKind::NumericLabelMask));
     match mask {
         Some(o) if o.kind == OutputKind::NumericLabelMask => {
             o.classes.iter().enumerate().skip(1).map(|(k, n)| (n.clone(), k as u32)).collect()
@@ -111,7 +112,9 @@ pub fn labels(config: &ModelConfig) -> BTreeMap<String, u32> {
         Some(o) => BTreeMap::from([(o.label.clone().unwrap_or_else(|| o.name.clone()), 1)]),
         None => {
             let named = config.outputs.iter().find(|o| !o.classes.is_empty());
-            named.map(|o| o.classes.iter().enumerate().map(|(k, n)| (n.clone(), k as u32)).collect()).unwrap_or_default()
+            named
+                .map(|o| o.classes.iter().enumerate().map(|(k, n)| (n.clone(), k as u32)).collect())
+                .unwrap_or_default()
         }
     }
 }
@@ -198,10 +201,14 @@ async fn infer(
     if output == Output::Image && model_type(&model.config) != "segmentation" {
         return Err(MonaiError::new(
             StatusCode::BAD_REQUEST,
-            format!("model {name} gives no label image (it is a {} model): ask for output=json", model_type(&model.config)),
+            format!(
+                "model {name} gives no label image (it is a {} model): ask for output=json",
+                model_type(&model.config)
+            ),
         ));
     }
-    let _permit = state.permits.acquire().await.map_err(|_| MonaiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let _permit =
+        state.permits.acquire().await.map_err(|_| MonaiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let run = tokio::task::spawn_blocking(move || run(&model, file, params, started))
         .await
         .map_err(|e| MonaiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the inference failed: {e}")))??;
@@ -313,7 +320,10 @@ fn respond(run: Run, output: Output, name: &str) -> Response {
     let filename = format!("{name}_label_{}.nii.gz", std::process::id());
     if output == Output::Image {
         let disposition = format!("attachment; filename=\"{filename}\"");
-        return ([(header::CONTENT_TYPE, "application/gzip".to_owned()), (header::CONTENT_DISPOSITION, disposition)], label)
+        return (
+            [(header::CONTENT_TYPE, "application/gzip".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+            label,
+        )
             .into_response();
     }
     let params = run.params.to_string();

@@ -168,7 +168,11 @@ fn decimal(v: f64) -> String {
         .rev()
         .map(|p| {
             let s = format!("{v:.p$}");
-            if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
+            if s.contains('.') {
+                s.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                s
+            }
         })
         .find(|s| s.len() <= 16)
         .unwrap_or_else(|| format!("{v:.3e}"))

@@ -15,7 +15,7 @@ pub enum Upload {
     /// DICOM files (one, or a series from a zip).
     Dicom(Vec<Bytes>),
     /// A NIfTI volume, as DICOM slices plus its header.
-    Nifti(NiftiInput),
+    Nifti(Box<NiftiInput>),
 }
 
 /// An upload that is none of the accepted kinds.
@@ -43,7 +43,7 @@ impl Upload {
         }
         let nifti_magic = bytes.get(344..348).is_some_and(|m| m == b"n+1\0");
         if bytes.starts_with(&[0x1f, 0x8b]) || nifti_magic {
-            return Ok(Self::Nifti(nifti_io::read(&bytes)?));
+            return Ok(Self::Nifti(Box::new(nifti_io::read(&bytes)?)));
         }
         if arterys_gateway::looks_like_dicom(&bytes) {
             return Ok(Self::Dicom(vec![bytes]));
