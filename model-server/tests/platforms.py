@@ -98,6 +98,7 @@ volume = (ct.pixel_array * float(ct.RescaleSlope) + float(ct.RescaleIntercept)).
 nifti_in = os.path.join(WORK, "ct.nii.gz")
 nib.save(nib.Nifti1Image(volume.T[:, :, None], expected_affine([ct])), nifti_in)
 label_file, _ = client.infer("demo_body", "ct-nifti", {}, file=nifti_in)
+assert label_file != ct_label.get_filename(), "each label comes under a name of its own"
 from_nifti, source = nib.load(label_file), nib.load(nifti_in)
 assert from_nifti.shape == source.shape, (from_nifti.shape, source.shape)
 assert np.allclose(from_nifti.affine, source.affine, atol=1e-5), from_nifti.affine

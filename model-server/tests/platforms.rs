@@ -75,6 +75,7 @@ async fn one_config_answers_arterys_monailabel_mlcube_and_mdai_with_the_same_vox
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "tests/platforms.py failed:\n{text}\nserver log:\n{}", server.log_text());
+    println!("{text}");
     for platform in ["MONAI Label", "MLCube", "MD.ai"] {
         assert!(text.contains(&format!("{platform}: same voxels")), "{platform} not compared:\n{text}");
     }

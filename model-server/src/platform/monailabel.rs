@@ -175,6 +175,9 @@ async fn infer(
     multipart: Multipart,
 ) -> Result<Response, MonaiError> {
     let started = Instant::now();
+    // The form first, as FastAPI does: an error answered while the client still sends would
+    // reach it as a broken pipe instead of the reason.
+    let (file, params) = read_form(multipart).await?;
     let model = state.models.iter().find(|m| m.name == name).cloned().ok_or_else(|| {
         let known: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
         MonaiError::new(StatusCode::NOT_FOUND, format!("Model {name} not found (models: {})", known.join(", ")))
@@ -190,7 +193,6 @@ async fn infer(
             ))
         }
     };
-    let (file, params) = read_form(multipart).await?;
     let Some(file) = file else {
         let what = query.image.map_or_else(String::new, |i| format!(" (image {i:?})"));
         return Err(MonaiError::new(
@@ -317,7 +319,10 @@ fn respond(run: Run, output: Output, name: &str) -> Response {
         (Output::Json, _) | (_, None) => return Json(run.params).into_response(),
         (_, Some(label)) => label,
     };
-    let filename = format!("{name}_label_{}.nii.gz", std::process::id());
+    // A name of its own per answer: the client saves every label under its file name.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let filename = format!("{name}_label_{}_{n}.nii.gz", std::process::id());
     if output == Output::Image {
         let disposition = format!("attachment; filename=\"{filename}\"");
         return (
