@@ -143,6 +143,8 @@ class MDAIModel:
             if skipped:
                 out["note"] = "not expressible on MD.ai: " + ", ".join(skipped)
             outputs.append(out)
+        if not outputs and skipped:
+            raise ModelServerError("model-server's results have no MD.ai form: " + ", ".join(skipped))
         return outputs
 
     def _infer(self, contents):

@@ -112,6 +112,21 @@ for model_name, upload, status in [("nope", archive, "404"), ("demo_body", os.pa
         raise AssertionError(f"{model_name} with {upload}: no error")
     except MONAILabelClientException as e:
         assert f"Status: {status}" in e.msg and '"detail"' in e.msg, e.msg
+# What this server cannot do, refused with the reason in MONAI Label's shape.
+import requests  # noqa: E402
+
+with open(CT, "rb") as f:
+    ct_bytes = f.read()
+for query, form_files, status, words in [
+    ("?output=dicom_seg", {"file": ("ct.dcm", ct_bytes)}, 400, "dicom_seg"),
+    ("?image=ct", {"params": (None, "{}")}, 400, "no datastore"),
+]:
+    r = requests.post(f"{URL}/infer/demo_body{query}", data={"params": "{}"}, files=form_files)
+    assert r.status_code == status and words in r.json()["detail"], (query, r.status_code, r.text)
+r = requests.post(f"{URL}/infer/demo_body", data={"params": "{not json"}, files={"file": ("ct.dcm", ct_bytes)})
+assert r.status_code == 422 and "params" in r.json()["detail"], r.text
+r = requests.post(f"{URL}/infer/demo_body", data={"params": "{}"})
+assert r.status_code in (400, 415) and "multipart/form-data" in r.json()["detail"], r.text
 print(f"MONAI Label: NIfTI input label on the input's grid ({agree:.4f} agreement with DICOM input)")
 
 # ---- MLCube: mlcube.yaml as mlcube parses it, the infer command as its Docker runner builds it

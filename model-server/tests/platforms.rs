@@ -119,4 +119,16 @@ fn mlcube_infer_fails_clearly() {
     let (code, err) = run(&["infer", "--data_path", e, "--parameters_file", bad.to_str().unwrap(), "--output_path", o]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("parameters file") && err.contains("batch_size"), "{err}");
+    // A kind MLCube cannot express: heatmaps only.
+    let model = root().join("mock-server/models/demo_body.onnx");
+    let yaml = format!(
+        "model: {}\ninput: {{layout: NCHW, size: [64, 64]}}\noutputs: [{{name: probability, kind: heatmap}}]\n",
+        model.display()
+    );
+    let heat = dir.write("heat.yaml", &yaml);
+    let data = root().join("testdata/dicom/arterys");
+    let (d, h) = (data.to_str().unwrap(), heat.to_str().unwrap());
+    let (code, err) = run(&["infer", "--data_path", d, "--parameters_file", p, "--output_path", o, "--config", h]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("gives only heatmaps"), "{err}");
 }

@@ -17,7 +17,7 @@ use super::label::label_of;
 use super::monailabel::in_input_order;
 use super::upload::Upload;
 use super::{answer_files, nifti_io};
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::{ConfigError, OutputKind, ServerConfig};
 use crate::model::Model;
 
 /// The `infer` task's arguments.
@@ -76,6 +76,9 @@ pub enum MlcubeError {
     /// The model cannot be loaded.
     #[error("cannot load the model: {0}")]
     Load(String),
+    /// The model gives only heatmaps, which have no label or prediction form here.
+    #[error("model {0} gives only heatmaps: an MLCube prediction needs a mask, boxes or a classification")]
+    Inexpressible(String),
     /// Nothing to run on.
     #[error("no study in {}: expected folders of DICOM files, DICOM files, or .nii/.nii.gz volumes", .0.display())]
     NoStudies(PathBuf),
@@ -104,6 +107,9 @@ pub fn infer(args: &InferArgs) -> Result<BTreeMap<String, Value>, MlcubeError> {
     };
     let chosen = chosen.ok_or_else(|| MlcubeError::NoRoute(params.route.clone().unwrap_or_else(|| "/".into())))?;
     let name = chosen.name();
+    if chosen.outputs.iter().all(|o| o.kind == OutputKind::Heatmap) {
+        return Err(MlcubeError::Inexpressible(name));
+    }
     let model = Model::load(chosen).map_err(|e| MlcubeError::Load(e.to_string()))?;
     let studies = studies(&args.data_path)?;
     if studies.is_empty() {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arterys_gateway::HandlerError;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -172,8 +173,11 @@ async fn infer(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(query): Query<InferQuery>,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, MonaiError> {
+    let multipart = multipart.map_err(|e| {
+        MonaiError::new(e.status(), format!("{}: send the image and params as multipart/form-data", e.body_text()))
+    })?;
     let started = Instant::now();
     // The form first, as FastAPI does: an error answered while the client still sends would
     // reach it as a broken pipe instead of the reason.
@@ -200,6 +204,12 @@ async fn infer(
             format!("no image file uploaded{what}: this server has no datastore, send the image as the file field"),
         ));
     };
+    if model.config.outputs.iter().all(|o| o.kind == OutputKind::Heatmap) {
+        return Err(MonaiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("model {name} gives only heatmaps, which MONAI Label cannot receive (no label, no result)"),
+        ));
+    }
     if output == Output::Image && model_type(&model.config) != "segmentation" {
         return Err(MonaiError::new(
             StatusCode::BAD_REQUEST,

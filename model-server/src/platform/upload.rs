@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::nifti_io::{self, NiftiError, NiftiInput};
 
 /// Largest uncompressed size read from a zip (a bomb stops here).
-const ZIP_LIMIT: u64 = 8 << 30;
+const ZIP_LIMIT: u64 = 4 << 30;
 
 /// An uploaded image, ready for the model.
 pub enum Upload {
