@@ -301,6 +301,10 @@ pub struct ModelConfig {
     pub preprocess: PreprocessConfig,
     /// The outputs used, in order.
     pub outputs: Vec<OutputConfig>,
+    /// Also serve it to MONAI Label clients (`GET /info/`, `POST /infer/{name}`, see
+    /// [`ModelConfig::name`]); off by default.
+    #[serde(default)]
+    pub monailabel: bool,
 }
 
 impl ModelConfig {
@@ -317,6 +321,17 @@ impl ModelConfig {
                 reason: "this command serves one model; the file lists several".into(),
             }),
         }
+    }
+
+    /// The model's name on other platforms (MONAI Label's model, MLCube and MD.ai logs): its
+    /// route without slashes (`/ct/liver` is `ct_liver`), or the file's stem on `/`.
+    pub fn name(&self) -> String {
+        let route = self.route.as_deref().unwrap_or("/").trim_matches('/').replace('/', "_");
+        if !route.is_empty() {
+            return route;
+        }
+        let stem = self.model.as_deref().and_then(|m| m.file_stem()).map(|s| s.to_string_lossy().into_owned());
+        stem.unwrap_or_else(|| "model".into())
     }
 
     /// Threads one inference uses: `threads:` or the available cores.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod engine;
 mod image_ops;
 pub mod model;
+pub mod platform;
 mod postprocess;
 mod preprocess;
 pub mod service;

@@ -1,5 +1,7 @@
 //! `model-server`: serves the ONNX models of a config file over the Arterys inference
-//! protocol, one route per model, READY once every model is loaded and warmed up.
+//! protocol, one route per model, READY once every model is loaded and warmed up; with
+//! `monailabel: true` also to MONAI Label clients; `model-server infer` is the MedPerf Model
+//! MLCube task.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,20 +10,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arterys_gateway::Gateway;
+use arterys_model_server::platform::{self, mlcube, monailabel};
 use arterys_model_server::{service, ServerConfig};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing::{error, info};
 
 /// Serves the ONNX models of a config file over the Arterys inference protocol.
 ///
 /// The config holds one model (served on `/`) or a list under `models:`, each with its
-/// `route`. See model-server/README.md.
+/// `route`. A model with `monailabel: true` also answers MONAI Label clients (`GET /info/`,
+/// `POST /infer/{model}`). `model-server infer` runs the MedPerf Model MLCube task instead of
+/// serving. See model-server/README.md.
 #[derive(Debug, Parser)]
-#[command(name = "model-server", version)]
+#[command(name = "model-server", version, subcommand_negates_reqs = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The model config (YAML)
-    #[arg(long, env = "MODEL_SERVER_CONFIG")]
-    config: PathBuf,
+    #[arg(long, env = "MODEL_SERVER_CONFIG", required = true)]
+    config: Option<PathBuf>,
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0", env = "MODEL_SERVER_HOST")]
     host: String,
@@ -51,9 +58,57 @@ struct Cli {
     drain_delay_secs: u64,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The MedPerf Model MLCube `infer` task: runs the model over every study of DATA_PATH
+    /// (folders of DICOM files, DICOM files, .nii/.nii.gz volumes) and writes <study>.nii.gz
+    /// labels and predictions.json to OUTPUT_PATH. Exits non-zero, saying why, on any failure.
+    Infer {
+        /// Folder of studies (read only)
+        #[arg(long = "data_path", alias = "data-path", value_name = "DIR")]
+        data_path: PathBuf,
+        /// MLCube parameters (YAML; optional keys: config, route)
+        #[arg(long = "parameters_file", alias = "parameters-file", value_name = "FILE")]
+        parameters_file: PathBuf,
+        /// Folder for the predictions (created if needed)
+        #[arg(long = "output_path", alias = "output-path", value_name = "DIR")]
+        output_path: PathBuf,
+        /// The model config (else `config:` of the parameters file)
+        #[arg(long, env = "MODEL_SERVER_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Runs the MLCube `infer` task; the exit status says how it went.
+fn run_infer(args: mlcube::InferArgs) -> ExitCode {
+    match mlcube::infer(&args) {
+        Ok(predictions) => {
+            let labels = predictions.values().filter(|p| p.get("label").is_some()).count();
+            println!(
+                "model-server infer: {} studies, {labels} labels, predictions in {}",
+                predictions.len(),
+                args.output_path.join("predictions.json").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("model-server infer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Infer { data_path, parameters_file, output_path, config }) = cli.command {
+        let args = mlcube::InferArgs { data_path, parameters_file, output_path, config: config.or(cli.config) };
+        return tokio::task::spawn_blocking(move || run_infer(args)).await.unwrap_or(ExitCode::FAILURE);
+    }
+    let Some(config_path) = cli.config else {
+        eprintln!("model-server: --config is required");
+        return ExitCode::from(2);
+    };
     let logging = if cli.logging_config.exists() {
         arterys_gateway::logging::init_from_file(&cli.logging_config)
     } else if cli.logging_config.as_os_str() == "logging.yaml" {
@@ -66,7 +121,7 @@ async fn main() -> ExitCode {
         eprintln!("model-server: {e}");
         return ExitCode::from(2);
     }
-    let config = match ServerConfig::load(&cli.config) {
+    let config = match ServerConfig::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("model-server: {e}");
@@ -81,23 +136,46 @@ async fn main() -> ExitCode {
         .body_limit(cli.body_limit_mib << 20);
     gw = service::routes(gw, &slots);
     if let Some(root) = &cli.study_root {
-        gw = gw.study_root(root);
+        // Canonical here: a merged router (MONAI Label) skips the gateway's own bind.
+        gw = gw.study_root(root.canonicalize().unwrap_or_else(|_| root.clone()));
     }
     gw = gw.drain_delay(Duration::from_secs(cli.drain_delay_secs));
     if let Some(secs) = cli.handler_timeout_secs {
         gw = gw.handler_timeout(Duration::from_secs(secs));
     }
-    let server = match gw.bind((cli.host.as_str(), cli.port)).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("model-server: cannot listen on {}:{}: {e}", cli.host, cli.port);
-            return ExitCode::FAILURE;
+    let monai: Vec<monailabel::MonaiModel> = config
+        .models
+        .iter()
+        .zip(&slots)
+        .filter(|(m, _)| m.monailabel)
+        .map(|(m, slot)| monailabel::MonaiModel { name: m.name(), config: m.clone(), slot: slot.clone() })
+        .collect();
+    let serving: platform::Serving = if monai.is_empty() {
+        let server = match gw.bind((cli.host.as_str(), cli.port)).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("model-server: cannot listen on {}:{}: {e}", cli.host, cli.port);
+                return ExitCode::FAILURE;
+            }
+        };
+        info!("model-server listening on {}", server.local_addr());
+        Box::pin(server.run())
+    } else {
+        let names: Vec<String> = monai.iter().map(|m| m.name.clone()).collect();
+        let extra = monailabel::router(monai, cli.body_limit_mib << 20, cli.max_concurrent);
+        match platform::serve_with(gw, extra, (cli.host.as_str(), cli.port), cli.study_root.as_deref()).await {
+            Ok((addr, serving)) => {
+                info!("model-server listening on {addr}; MONAI Label models: {}", names.join(", "));
+                serving
+            }
+            Err(e) => {
+                eprintln!("model-server: cannot listen on {}:{}: {e}", cli.host, cli.port);
+                return ExitCode::FAILURE;
+            }
         }
     };
-    info!("model-server listening on {}", server.local_addr());
     let watched = slots.clone();
     let startup = tokio::task::spawn_blocking(move || service::load_all(config, &slots));
-    let serving = server.run();
     tokio::pin!(serving);
     tokio::select! {
         started = startup => match started {

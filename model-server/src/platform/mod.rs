@@ -1,0 +1,81 @@
+//! The same configured model behind other platforms' interfaces: a MONAI Label REST subset
+//! ([`monailabel`]), the MedPerf Model MLCube `infer` task ([`mlcube`]) and, through the
+//! `mdai/` adapter, MD.ai's interface (which speaks the Arterys protocol to this server).
+//! Every path runs the model exactly as the Arterys route does ([`Model::answer`]) and converts
+//! its answer, so a mask has the same voxels whichever platform asks.
+
+pub mod label;
+pub mod mlcube;
+pub mod monailabel;
+pub mod nifti_io;
+pub mod upload;
+
+use arterys_gateway::{HandlerError, InferenceInput, InferenceResponse, RequestPart};
+use bytes::Bytes;
+
+use crate::model::Model;
+use crate::study::Study;
+
+/// Runs `model` on DICOM files as the Arterys route would: the answer and the study it read.
+pub fn answer_files(model: &Model, files: Vec<Bytes>) -> Result<(InferenceResponse, Study), HandlerError> {
+    let input = InferenceInput {
+        request: Default::default(),
+        json: Bytes::from_static(b"{}"),
+        dicom: files
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| RequestPart { index: i + 1, headers: Default::default(), body })
+            .collect(),
+        attachments: Vec::new(),
+        input_hash: String::new(),
+        route: String::new(),
+        study_dir: None,
+    };
+    let study = Study::read(&input)?;
+    let response = model.answer(&input)?;
+    Ok((response, study))
+}
+
+/// A running server's future.
+pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
+
+/// Binds `addr` and serves the gateway's routes plus `extra` (another platform's routes) on
+/// it until SIGTERM or Ctrl-C, then lets in-flight requests finish. The gateway's own server
+/// takes only its router, hence axum's here. The study root, when set, must exist.
+pub async fn serve_with(
+    gw: arterys_gateway::Gateway,
+    extra: axum::Router,
+    addr: impl tokio::net::ToSocketAddrs,
+    study_root: Option<&std::path::Path>,
+) -> std::io::Result<(std::net::SocketAddr, Serving)> {
+    if let Some(root) = study_root {
+        if !root.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory");
+            return Err(std::io::Error::new(e.kind(), format!("study root {}: {e}", root.display())));
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = gw.into_router().merge(extra);
+    let serving = async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await };
+    Ok((local, Box::pin(serving)))
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
