@@ -18,6 +18,7 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, O
 pub use dicom_object;
 
 pub mod capture;
+mod un;
 pub mod sort;
 pub mod synthetic;
 
@@ -86,11 +87,38 @@ pub fn open_headers(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
 }
 
 fn open_with(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
+    let mut obj = open_any(bytes, options)?;
+    un::resolve_unknown_vrs(&mut obj);
+    Ok(obj)
+}
+
+fn open_any(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" { &bytes[128..] } else { bytes };
     if body.starts_with(b"DICM") {
-        return options.read_preamble(ReadPreamble::Never).from_reader(body).map_err(read_err);
+        return match options.clone().read_preamble(ReadPreamble::Never).from_reader(body) {
+            Ok(obj) => Ok(obj),
+            Err(err) => open_vr_mismatch(body, options).ok_or_else(|| read_err(err)),
+        };
     }
     open_bare(bytes).ok_or(DicomError::NotDicom)
+}
+
+/// A file whose meta says Explicit VR Little Endian but whose dataset is Implicit VR (some
+/// writers do this; mainstream readers accept it): the dataset read as Implicit VR, and the
+/// meta made to say so.
+fn open_vr_mismatch(body: &[u8], options: OpenFileOptions) -> Option<DefaultDicomObject> {
+    use dicom_dictionary_std::uids;
+    let mut rest = body;
+    let mut meta = dicom_object::FileMetaTable::from_reader(&mut rest).ok()?;
+    let implicit = rest.get(4..6).is_some_and(|vr| !vr.iter().all(u8::is_ascii_uppercase));
+    if meta.transfer_syntax() != uids::EXPLICIT_VR_LITTLE_ENDIAN || !implicit {
+        return None;
+    }
+    meta.set_transfer_syntax(&dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN);
+    let mut file = Vec::with_capacity(body.len() + 32);
+    meta.write(&mut file).ok()?;
+    file.extend_from_slice(rest);
+    options.read_preamble(ReadPreamble::Never).from_reader(file.as_slice()).ok()
 }
 
 /// Most stray bytes tolerated before a bare dataset.

@@ -73,6 +73,7 @@ impl Palette {
             (tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA, "green"),
             (tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA, "blue"),
         ];
+        let big_endian = obj.meta().transfer_syntax() == super::repair::EXPLICIT_VR_BIG_ENDIAN;
         let mut first_mapped = 0;
         let mut luts: Vec<Vec<u8>> = Vec::with_capacity(3);
         for (descriptor_tag, data_tag, color) in channels {
@@ -95,7 +96,14 @@ impl Palette {
             let depth = descriptor[2];
             let data = match obj.element_opt(data_tag) {
                 Ok(Some(e)) => {
-                    e.value().to_bytes().map_err(|e| DisplayError::Invalid(format!("{color} LUT data: {e}")))?
+                    let mut bytes =
+                        e.value().to_bytes().map_err(|e| DisplayError::Invalid(format!("{color} LUT data: {e}")))?;
+                    // Kept as the file's bytes (not 16-bit words) in Big Endian: made native.
+                    let raw = matches!(e.value(), dicom_core::DicomValue::Primitive(dicom_core::PrimitiveValue::U8(_)));
+                    if raw && big_endian {
+                        bytes.to_mut().chunks_exact_mut(2).for_each(|w| w.swap(0, 1));
+                    }
+                    bytes
                 }
                 _ => {
                     let what = if obj

@@ -17,6 +17,8 @@
 
 mod color;
 mod image;
+mod lut;
+mod repair;
 #[cfg(test)]
 mod tests;
 
@@ -87,6 +89,8 @@ pub fn render(bytes: &[u8]) -> Result<Vec<DisplayFrame>, DisplayError> {
 
 /// All frames of an object already read.
 pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, DisplayError> {
+    let repaired = repair::repair(obj)?;
+    let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, None)?;
     (0..image.frames).map(|frame| image.render_frame(frame)).collect()
 }
@@ -96,6 +100,8 @@ pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, Disp
 /// preprocessing). No VOI window and no MONOCHROME1 inversion are applied. Color images give
 /// their luminance (0.299 R + 0.587 G + 0.114 B of the displayed RGB, 0 to 255).
 pub fn modality_values(obj: &DefaultDicomObject, frame: u32) -> Result<(u32, u32, Vec<f32>), DisplayError> {
+    let repaired = repair::repair(obj)?;
+    let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, Some(frame))?;
     let local = frame.saturating_sub(image.base);
     let values = match image.photometric {
