@@ -18,9 +18,9 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, O
 pub use dicom_object;
 
 pub mod capture;
-mod un;
 pub mod sort;
 pub mod synthetic;
+mod un;
 
 pub mod display;
 
@@ -97,28 +97,29 @@ fn open_any(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject
     if body.starts_with(b"DICM") {
         return match options.clone().read_preamble(ReadPreamble::Never).from_reader(body) {
             Ok(obj) => Ok(obj),
-            Err(err) => open_vr_mismatch(body, options).ok_or_else(|| read_err(err)),
+            Err(err) => open_vr_mismatch(body).ok_or_else(|| read_err(err)),
         };
     }
     open_bare(bytes).ok_or(DicomError::NotDicom)
 }
 
-/// A file whose meta says Explicit VR Little Endian but whose dataset is Implicit VR (some
-/// writers do this; mainstream readers accept it): the dataset read as Implicit VR, and the
-/// meta made to say so.
-fn open_vr_mismatch(body: &[u8], options: OpenFileOptions) -> Option<DefaultDicomObject> {
+/// A file whose meta names an Explicit VR Little Endian transfer syntax (native or
+/// compressed) but whose dataset is Implicit VR (some writers do this; mainstream readers
+/// accept it): the dataset read as Implicit VR, the meta kept.
+fn open_vr_mismatch(body: &[u8]) -> Option<DefaultDicomObject> {
     use dicom_dictionary_std::uids;
+    use dicom_transfer_syntax_registry::{entries, TransferSyntaxIndex, TransferSyntaxRegistry};
     let mut rest = body;
-    let mut meta = dicom_object::FileMetaTable::from_reader(&mut rest).ok()?;
+    let meta = dicom_object::FileMetaTable::from_reader(&mut rest).ok()?;
+    let ts = TransferSyntaxRegistry.get(meta.transfer_syntax())?;
     let implicit = rest.get(4..6).is_some_and(|vr| !vr.iter().all(u8::is_ascii_uppercase));
-    if meta.transfer_syntax() != uids::EXPLICIT_VR_LITTLE_ENDIAN || !implicit {
+    // Every other known transfer syntax is Explicit VR Little Endian without deflate.
+    let other = [uids::IMPLICIT_VR_LITTLE_ENDIAN, "1.2.840.10008.1.2.2", uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN];
+    if other.contains(&ts.uid()) || !implicit {
         return None;
     }
-    meta.set_transfer_syntax(&dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN);
-    let mut file = Vec::with_capacity(body.len() + 32);
-    meta.write(&mut file).ok()?;
-    file.extend_from_slice(rest);
-    options.read_preamble(ReadPreamble::Never).from_reader(file.as_slice()).ok()
+    let dataset = InMemDicomObject::read_dataset_with_ts(rest, &entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()).ok()?;
+    Some(dataset.with_exact_meta(meta))
 }
 
 /// Most stray bytes tolerated before a bare dataset.

@@ -34,8 +34,23 @@ fn reread(bytes: &[u8], vr: VR) -> Option<PrimitiveValue> {
         (bytes.len() % N == 0).then(|| bytes.chunks_exact(N).map(|c| f(c.try_into().unwrap_or([0; N]))).collect())
     }
     Some(match vr {
-        VR::AE | VR::AS | VR::CS | VR::DA | VR::DS | VR::DT | VR::IS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST
-        | VR::TM | VR::UC | VR::UI | VR::UR | VR::UT => {
+        VR::AE
+        | VR::AS
+        | VR::CS
+        | VR::DA
+        | VR::DS
+        | VR::DT
+        | VR::IS
+        | VR::LO
+        | VR::LT
+        | VR::PN
+        | VR::SH
+        | VR::ST
+        | VR::TM
+        | VR::UC
+        | VR::UI
+        | VR::UR
+        | VR::UT => {
             let text = std::str::from_utf8(bytes).ok()?.trim_end_matches(['\0', ' ']);
             let parts: Vec<String> = match vr {
                 VR::LT | VR::ST | VR::UT | VR::UR => vec![text.to_owned()],

@@ -19,6 +19,7 @@ mod color;
 mod image;
 mod lut;
 mod repair;
+mod segmented;
 #[cfg(test)]
 mod tests;
 

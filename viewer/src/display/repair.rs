@@ -25,11 +25,8 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
     let ts = obj.meta().transfer_syntax();
     let bits = attr_u16(obj, tags::BITS_ALLOCATED, "BitsAllocated")?;
     let spp = attr_u16(obj, tags::SAMPLES_PER_PIXEL, "SamplesPerPixel")?;
-    let fail = |name: &str, reason: String| DisplayError::TransferSyntax {
-        name: name.into(),
-        uid: ts.to_owned(),
-        reason,
-    };
+    let fail =
+        |name: &str, reason: String| DisplayError::TransferSyntax { name: name.into(), uid: ts.to_owned(), reason };
     let bytes = match (ts, pixel_data.value()) {
         // 8- and 16-bit samples come out right from the 16-bit words.
         (EXPLICIT_VR_BIG_ENDIAN, DicomValue::Primitive(value)) if bits == 32 => match big_endian_stream(value) {
@@ -133,7 +130,8 @@ pub(super) fn rle_frame(data: &[u8], pixels: usize, spp: usize, width: usize) ->
     for segment in 0..segments {
         let start = word(1 + segment).ok_or("no RLE header")?;
         let end = if segment + 1 < segments { word(2 + segment).ok_or("no RLE header")? } else { data.len() };
-        let bytes = data.get(start..end.max(start)).ok_or_else(|| format!("RLE segment {segment} is outside the frame"))?;
+        let bytes =
+            data.get(start..end.max(start)).ok_or_else(|| format!("RLE segment {segment} is outside the frame"))?;
         let decoded = packbits(bytes, pixels);
         if decoded.len() < pixels {
             return Err(format!("RLE segment {segment} gives {} bytes for {pixels} pixels", decoded.len()));
@@ -169,7 +167,7 @@ fn packbits(src: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
-/// Whether a JPEG stream has neither a JFIF APP0 nor an Adobe APP14 segment before its
+/// Whether a JPEG stream has neither a JFIF APP0 nor a (whole) Adobe APP14 segment before its
 /// frame header, nor component identifiers 'R' 'G' 'B' (which the decoder recognises itself).
 fn jpeg_without_colour_marker(stream: &[u8]) -> bool {
     let mut i = 2; // after SOI
@@ -178,7 +176,8 @@ fn jpeg_without_colour_marker(stream: &[u8]) -> bool {
         let body = stream.get(i + 4..(i + 2 + len).min(stream.len())).unwrap_or(&[]);
         match marker {
             0xE0 if body.starts_with(b"JFIF") => return false,
-            0xEE if body.starts_with(b"Adobe") => return false,
+            // Only a whole Adobe segment has the transform flag (its 12th byte).
+            0xEE if body.starts_with(b"Adobe") && body.len() >= 12 => return false,
             // Frame header: precision, lines, samples per line, components, then id/sampling/table each.
             0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
                 let ids: Vec<u8> = body.get(6..).unwrap_or(&[]).chunks(3).map(|c| c[0]).collect();
