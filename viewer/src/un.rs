@@ -31,7 +31,10 @@ pub(crate) fn resolve_unknown_vrs(obj: &mut InMemDicomObject) {
 
 fn reread(bytes: &[u8], vr: VR) -> Option<PrimitiveValue> {
     fn numbers<const N: usize, T>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Option<Vec<T>> {
-        (bytes.len() % N == 0).then(|| bytes.chunks_exact(N).map(|c| f(c.try_into().unwrap_or([0; N]))).collect())
+        bytes
+            .len()
+            .is_multiple_of(N)
+            .then(|| bytes.chunks_exact(N).map(|c| f(c.try_into().unwrap_or([0; N]))).collect())
     }
     Some(match vr {
         VR::AE

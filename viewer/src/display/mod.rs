@@ -1,15 +1,17 @@
 //! Display rendering: turns a DICOM instance into 8-bit RGB frames the
 //! way a radiology viewer shows them.
 //!
-//! Decoding is done by `dicom-pixeldata` (every transfer syntax it has a codec for); everything
-//! after decoding is done here, so that the rules below hold for every bit depth and
-//! photometric interpretation, including the ones `dicom-pixeldata`'s own image conversion
-//! refuses (32-bit samples, uncompressed YBR_FULL_422, palette color):
+//! Decoding is done by `dicom-pixeldata` (every transfer syntax it has a codec for), except
+//! for the files it gets wrong (32-bit Big Endian and RLE samples, JPEG RGB without a colour
+//! marker), which are decoded here first; everything after decoding is done here, so that the
+//! rules below hold for every bit depth and photometric interpretation, including the ones
+//! `dicom-pixeldata`'s own image conversion refuses (32-bit samples, uncompressed
+//! YBR_FULL_422, palette color):
 //!
-//! - grayscale: modality rescale (RescaleSlope/Intercept, and DoseGridScaling for RT dose),
-//!   then the first VOI window (WindowCenter/WindowWidth, with its VOILUTFunction, LINEAR by
-//!   default), or a min–max window over the frame when the file has none; MONOCHROME1 is
-//!   inverted after windowing; gray is output as R=G=B;
+//! - grayscale: modality rescale (RescaleSlope/Intercept, or the Modality LUT; and
+//!   DoseGridScaling for RT dose), then the first VOI window (WindowCenter/WindowWidth, with
+//!   its VOILUTFunction, LINEAR by default), or a min–max window over the frame when the file
+//!   has none; MONOCHROME1 is inverted after windowing; gray is output as R=G=B;
 //! - color: RGB as is, YBR_FULL / YBR_FULL_422 / YBR_PARTIAL_422 converted to RGB (unless the
 //!   codec already did, as JPEG lossy and JPEG 2000 with a component transform do), PALETTE
 //!   COLOR through the red/green/blue palette lookup tables;
