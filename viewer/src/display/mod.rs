@@ -8,6 +8,8 @@
 //! `dicom-pixeldata`'s own image conversion refuses (32-bit samples, uncompressed
 //! YBR_FULL_422, palette color):
 //!
+//! - float pixel data (Float / Double Float Pixel Data): the values as they are, then as
+//!   grayscale;
 //! - grayscale: modality rescale (RescaleSlope/Intercept, or the Modality LUT; and
 //!   DoseGridScaling for RT dose), then the first VOI window (WindowCenter/WindowWidth, with
 //!   its VOILUTFunction, LINEAR by default), or a min–max window over the frame when the file
@@ -18,6 +20,7 @@
 //! - one [`DisplayFrame`] per frame.
 
 mod color;
+mod float;
 mod image;
 mod lut;
 mod repair;
@@ -92,6 +95,9 @@ pub fn render(bytes: &[u8]) -> Result<Vec<DisplayFrame>, DisplayError> {
 
 /// All frames of an object already read.
 pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, DisplayError> {
+    if let Some(float) = float::FloatImage::read(obj)? {
+        return float.render();
+    }
     let repaired = repair::repair(obj)?;
     let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, None)?;
@@ -103,6 +109,9 @@ pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, Disp
 /// preprocessing). No VOI window and no MONOCHROME1 inversion are applied. Color images give
 /// their luminance (0.299 R + 0.587 G + 0.114 B of the displayed RGB, 0 to 255).
 pub fn modality_values(obj: &DefaultDicomObject, frame: u32) -> Result<(u32, u32, Vec<f32>), DisplayError> {
+    if let Some(float) = float::FloatImage::read(obj)? {
+        return float.frame(frame);
+    }
     let repaired = repair::repair(obj)?;
     let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, Some(frame))?;
