@@ -117,3 +117,21 @@ fn a_modality_lut_maps_stored_values() {
     assert!(plain.iter().any(|&v| v > 100.0));
     assert!(plain.iter().zip(&mapped).all(|(p, m)| *m == (p * 3.0 + 7.0)));
 }
+
+#[test]
+fn float_pixel_data_gives_its_values() {
+    let plain = values(&object("MR_small.dcm"));
+    let floats: Vec<f32> = plain.iter().map(|v| v / 8.0 - 0.25).collect();
+    let obj = mr_small_with(|o| {
+        for tag in [tags::PIXEL_DATA, tags::WINDOW_CENTER, tags::WINDOW_WIDTH] {
+            o.remove_element(tag);
+        }
+        o.put(DataElement::new(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(32u16)));
+        o.put(DataElement::new(tags::FLOAT_PIXEL_DATA, VR::OF, PrimitiveValue::F32(floats.clone().into())));
+    });
+    assert_eq!(values(&obj), floats);
+    let shown = display::render_object(&obj).unwrap();
+    assert_eq!(shown.len(), 1);
+    // No window in the file: lowest value black, highest white.
+    assert!(shown[0].rgb.contains(&0) && shown[0].rgb.contains(&255));
+}
