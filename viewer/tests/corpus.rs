@@ -128,6 +128,11 @@ fn ours(r: &Reference) -> Result<Vec<f64>, String> {
             }
             out.extend(values.into_iter().map(f64::from));
         }
+        // And it is shown: every frame, at its size.
+        let shown = display::render_object(&obj).map_err(|e| e.to_string())?;
+        if shown.len() != r.frames as usize || shown.iter().any(|f| f.rgb.len() != r.rows * r.cols * 3) {
+            return Err(format!("drawn as {} frame(s) of the wrong size", shown.len()));
+        }
     } else {
         let frames = display::render_object(&obj).map_err(|e| e.to_string())?;
         if frames.len() != r.frames as usize {

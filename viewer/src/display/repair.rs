@@ -47,7 +47,8 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
         (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq))
             if spp == 3 && crate::string(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB") =>
         {
-            let frames = frames(obj, seq).map_err(|e| fail("JPEG", e))?;
+            // Frames this cannot split are left to dicom-pixeldata.
+            let Ok(frames) = frames(obj, seq) else { return Ok(None) };
             if !frames.iter().all(|f| jpeg_without_colour_marker(f)) {
                 return Ok(None);
             }
