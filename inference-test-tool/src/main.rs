@@ -176,12 +176,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         println!("received: {}", describe_response(r));
     }
     println!("wrote {} to {}", written, cli.output.display());
+    if not_drawn > 0 {
+        eprintln!("{not_drawn} image(s) could not be drawn");
+    }
     if checked.violations.is_empty() {
-        if not_drawn > 0 {
-            eprintln!("{not_drawn} image(s) could not be drawn");
-            return Ok(ExitCode::from(4));
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(if not_drawn > 0 { ExitCode::from(4) } else { ExitCode::SUCCESS })
     } else {
         for v in &checked.violations {
             eprintln!("protocol violation: {v}");

@@ -54,8 +54,9 @@ struct Reference {
     values: PathBuf,
 }
 
+/// The python3 on PATH (scripts/test puts .venv's first).
 fn python() -> String {
-    std::env::var("ARTERYS_PYTHON").unwrap_or_else(|_| "python3".into())
+    "python3".into()
 }
 
 /// Runs scripts/pydicom-reference into a fresh folder; fails clearly when it cannot run.
