@@ -59,10 +59,20 @@ fn python() -> String {
     "python3".into()
 }
 
+/// A folder removed when dropped (the references take hundreds of MB).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Runs scripts/pydicom-reference into a fresh folder; fails clearly when it cannot run.
-fn references() -> Vec<Reference> {
+fn references() -> (TempDir, Vec<Reference>) {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pydicom-reference-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
+    let dir = TempDir(out.clone());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pydicom-reference");
     let run = Command::new(python()).arg(script).arg(&out).output().unwrap_or_else(|e| {
         panic!("cannot run {} (python3 with scripts/requirements-test.txt installed is needed): {e}", python())
@@ -73,7 +83,7 @@ fn references() -> Vec<Reference> {
         String::from_utf8_lossy(&run.stderr)
     );
     let manifest = std::fs::read_to_string(out.join("manifest.tsv")).unwrap();
-    manifest
+    let refs = manifest
         .lines()
         .enumerate()
         .map(|(n, line)| {
@@ -92,7 +102,8 @@ fn references() -> Vec<Reference> {
                 values: out.join(format!("{n}.bin")),
             }
         })
-        .collect()
+        .collect();
+    (dir, refs)
 }
 
 /// How far our values are from the reference: the largest and the mean absolute difference,
@@ -105,10 +116,36 @@ struct Diff {
     count: usize,
 }
 
-fn diff(ours: &[f64], reference: &[f64]) -> Diff {
-    let (lo, hi) = reference.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+/// Grayscale modality values, or RGB8 (kept as bytes: some files have 10^8 samples).
+enum Values {
+    Gray(Vec<f64>),
+    Rgb(Vec<u8>),
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        match self {
+            Values::Gray(v) => v.len(),
+            Values::Rgb(v) => v.len(),
+        }
+    }
+
+    fn at(&self, i: usize) -> f64 {
+        match self {
+            Values::Gray(v) => v[i],
+            Values::Rgb(v) => f64::from(v[i]),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+        (0..self.len()).map(|i| self.at(i))
+    }
+}
+
+fn diff(ours: &Values, reference: &Values) -> Diff {
+    let (lo, hi) = reference.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
     let mut d = Diff { range: (hi - lo).max(1.0), count: reference.len(), ..Diff::default() };
-    for (a, b) in ours.iter().zip(reference) {
+    for (a, b) in ours.iter().zip(reference.iter()) {
         let e = (a - b).abs();
         d.max = d.max.max(e);
         d.mean += e / reference.len() as f64;
@@ -117,11 +154,11 @@ fn diff(ours: &[f64], reference: &[f64]) -> Diff {
 }
 
 /// Our values for a file, as the reference lays them out (all frames).
-fn ours(r: &Reference) -> Result<Vec<f64>, String> {
+fn ours(r: &Reference) -> Result<Values, String> {
     let bytes = std::fs::read(&r.path).map_err(|e| e.to_string())?;
     let obj = display::open(&bytes).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
     if r.gray {
+        let mut out = Vec::new();
         for frame in 0..r.frames {
             let (w, h, values) = display::modality_values(&obj, frame).map_err(|e| e.to_string())?;
             if (w as usize, h as usize) != (r.cols, r.rows) {
@@ -134,27 +171,27 @@ fn ours(r: &Reference) -> Result<Vec<f64>, String> {
         if shown.len() != r.frames as usize || shown.iter().any(|f| f.rgb.len() != r.rows * r.cols * 3) {
             return Err(format!("drawn as {} frame(s) of the wrong size", shown.len()));
         }
+        Ok(Values::Gray(out))
     } else {
         let frames = display::render_object(&obj).map_err(|e| e.to_string())?;
         if frames.len() != r.frames as usize {
             return Err(format!("{} frames where pydicom has {}", frames.len(), r.frames));
         }
-        out.extend(frames.iter().flat_map(|f| f.rgb.iter().map(|&v| f64::from(v))));
+        Ok(Values::Rgb(frames.into_iter().flat_map(|f| f.rgb).collect()))
     }
-    Ok(out)
 }
 
-fn reference_values(r: &Reference) -> Vec<f64> {
+fn reference_values(r: &Reference) -> Values {
     let bytes = std::fs::read(&r.values).unwrap();
     if r.gray {
-        bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+        Values::Gray(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect())
     } else {
-        bytes.iter().map(|&v| f64::from(v)).collect()
+        Values::Rgb(bytes)
     }
 }
 
 /// Whether the difference is within what the comparison allows (see the module docs).
-fn acceptable(r: &Reference, d: &Diff, reference: &[f64]) -> bool {
+fn acceptable(r: &Reference, d: &Diff, reference: &Values) -> bool {
     if r.lossy {
         // Two decoders of the same lossy stream: IDCT/wavelet rounding and chroma upsampling.
         return d.mean <= 0.01 * d.range && d.max <= 0.1 * d.range;
@@ -174,7 +211,7 @@ fn name(p: &Path) -> String {
 
 #[test]
 fn our_pixels_match_pydicom_on_its_corpus() {
-    let refs = references();
+    let (_dir, refs) = references();
     let (mut matching, mut differing, mut not_ours, mut not_pydicom) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in &refs {
         let file = name(&r.path);
@@ -209,13 +246,11 @@ fn our_pixels_match_pydicom_on_its_corpus() {
                 if acceptable(r, &d, &reference) {
                     matching.push(line);
                 } else {
-                    let at = values.iter().zip(&reference).position(|(a, b)| (a - b).abs() > 1e-6).unwrap_or(0);
+                    let at = values.iter().zip(reference.iter()).position(|(a, b)| (a - b).abs() > 1e-6).unwrap_or(0);
                     let end = (at + 4).min(values.len());
-                    differing.push(format!(
-                        "{line}; from value {at}: ours {:?}, pydicom {:?}",
-                        &values[at..end],
-                        &reference[at..end]
-                    ));
+                    let (ours, theirs): (Vec<f64>, Vec<f64>) =
+                        (at..end).map(|i| (values.at(i), reference.at(i))).unzip();
+                    differing.push(format!("{line}; from value {at}: ours {ours:?}, pydicom {theirs:?}"));
                 }
             }
         }
