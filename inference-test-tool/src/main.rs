@@ -57,8 +57,9 @@ struct Cli {
     request_options: Vec<(String, String)>,
 }
 
-const EXIT_CODES: &str = "Exit status: 0 the answer follows the protocol; 1 it does not (each violation is printed); \
-2 bad arguments or nothing to send; 3 the service could not be reached.";
+const EXIT_CODES: &str = "Exit status: 0 the answer follows the protocol and every image was drawn; 1 it does not \
+follow the protocol (each violation is printed); 2 bad arguments or nothing to send; 3 the service could not be \
+reached; 4 an input image could not be drawn (each is printed with its reason).";
 
 fn key_value(s: &str) -> Result<(String, String), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} is not key=value"))?;
@@ -168,15 +169,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let checked = check::check(&ex, &study);
 
     std::fs::create_dir_all(&cli.output).map_err(|e| (2, format!("creating {}: {e}", cli.output.display())))?;
-    let written =
+    let (written, not_drawn) =
         write_outputs(&cli, &study, &checked).map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
 
     if let Some(r) = &checked.response {
         println!("received: {}", describe_response(r));
     }
     println!("wrote {} to {}", written, cli.output.display());
+    if not_drawn > 0 {
+        eprintln!("{not_drawn} image(s) could not be drawn");
+    }
     if checked.violations.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        Ok(if not_drawn > 0 { ExitCode::from(4) } else { ExitCode::SUCCESS })
     } else {
         for v in &checked.violations {
             eprintln!("protocol violation: {v}");
@@ -220,8 +224,8 @@ fn describe_response(r: &InferenceResponse) -> String {
 }
 
 /// Writes response.json, the masks, the DICOM outputs, the PNGs and index.html. Returns a
-/// description of what was written.
-fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> std::io::Result<String> {
+/// description of what was written and how many input images could not be drawn.
+fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> std::io::Result<(String, usize)> {
     let out = &cli.output;
     if let Some(v) = &checked.json_value {
         let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
@@ -264,5 +268,6 @@ fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> s
         checked.json_value.as_ref().unwrap_or(&serde_json::Value::Null),
     );
     std::fs::write(out.join("index.html"), html)?;
-    Ok(format!("response.json, {} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()))
+    let not_drawn = failures.iter().filter(|f| f.is_image).count();
+    Ok((format!("response.json, {} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()), not_drawn))
 }

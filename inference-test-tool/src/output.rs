@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use arterys_gateway::dicom::display::DisplayError;
 use arterys_gateway::InferenceResponse;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -29,16 +30,34 @@ pub fn bar(len: u64, what: &str, bytes: bool) -> ProgressBar {
     pb
 }
 
+/// An instance that was not drawn: its path and the one-line reason (`path: reason`).
+#[derive(Debug, Clone)]
+pub struct NotDrawn {
+    /// The input file.
+    pub path: std::path::PathBuf,
+    /// Why, in one line.
+    pub reason: String,
+    /// False for instances that have no image to draw (structured reports, key objects...);
+    /// true for an image that could not be shown, which makes the run fail.
+    pub is_image: bool,
+}
+
+impl std::fmt::Display for NotDrawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
 /// Renders every image (every frame) with its results, in parallel, one PNG each.
 ///
 /// PNGs are named `<index>_<file name>.png` (`..._frame<k>.png` for multi-frame images);
-/// images that cannot be displayed are returned as one-line reasons, not errors.
+/// instances that cannot be displayed are returned with their one-line reasons, not errors.
 pub fn render_pngs(
     study: &Study,
     response: Option<&InferenceResponse>,
     out: &Path,
     labels: bool,
-) -> std::io::Result<(Vec<GalleryItem>, Vec<String>)> {
+) -> std::io::Result<(Vec<GalleryItem>, Vec<NotDrawn>)> {
     let empty = InferenceResponse::new();
     let response = response.unwrap_or(&empty);
     let next = AtomicUsize::new(0);
@@ -54,7 +73,11 @@ pub fn render_pngs(
                 let Some(inst) = study.instances.get(i) else { break };
                 let name = file_name(&inst.path);
                 match arterys_gateway::dicom::display::render(&inst.bytes) {
-                    Err(e) => lock(&failures).push(format!("{}: {e}", inst.path.display())),
+                    Err(e) => lock(&failures).push(NotDrawn {
+                        path: inst.path.clone(),
+                        reason: e.to_string(),
+                        is_image: !matches!(e, DisplayError::NoPixelData),
+                    }),
                     Ok(frames) => {
                         let count = frames.len() as u32;
                         for (f, frame) in frames.into_iter().enumerate() {

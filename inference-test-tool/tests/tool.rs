@@ -290,8 +290,11 @@ async fn every_test_file_renders_or_is_reported_by_name() {
     let addr = mock(Mode::Boxes).await;
     let out = out_dir("all");
     let o = tool(addr, &["-i", test_dicom("").to_str().unwrap(), "-c", "get-bounding-box-2d"], &out).await;
-    assert!(o.status.success(), "{}", text(&o));
+    // Images that cannot be shown fail the run (a structured report has none: not counted).
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
+    let undrawable = if cfg!(feature = "jpegls") { 2 } else { 3 };
+    assert!(err.contains(&format!("{undrawable} image(s) could not be drawn")), "{err}");
     let mut reported = vec![
         ("JPEG-lossy.dcm", "12-bit"),
         ("MR_truncated.dcm", "truncated"),
@@ -327,6 +330,22 @@ async fn every_test_file_renders_or_is_reported_by_name() {
     // Colour stays colour.
     let (_, rgb) = &pngs["SC_rgb_rle.dcm"];
     assert!(rgb.pixels().any(|p| p.0[0] > 200 && p.0[1] < 60 && p.0[2] < 60), "a red band");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_cannot_be_drawn_fails_the_run_by_name() {
+    let addr = mock(Mode::Boxes).await;
+    let file = test_dicom("pydicom/JPEG-lossy.dcm");
+    let o = tool(addr, &["-i", file.to_str().unwrap(), "-c", "get-bounding-box-2d"], &out_dir("undrawable")).await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err.lines().find(|l| l.starts_with("not drawn:")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("JPEG-lossy.dcm") && line.contains("12-bit"), "{line}");
+    assert!(err.contains("1 image(s) could not be drawn"), "{err}");
+    // An object without pixels is not an image that failed.
+    let sr = test_dicom("pydicom/test-SR.dcm");
+    let o = tool(addr, &["-i", sr.to_str().unwrap()], &out_dir("sr-only")).await;
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 type Canned = Arc<dyn Fn(&str) -> (String, Vec<u8>) + Send + Sync>;

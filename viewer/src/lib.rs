@@ -20,6 +20,7 @@ pub use dicom_object;
 pub mod capture;
 pub mod sort;
 pub mod synthetic;
+mod un;
 
 pub mod display;
 
@@ -86,11 +87,39 @@ pub fn open_headers(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
 }
 
 fn open_with(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
+    let mut obj = open_any(bytes, options)?;
+    un::resolve_unknown_vrs(&mut obj);
+    Ok(obj)
+}
+
+fn open_any(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" { &bytes[128..] } else { bytes };
     if body.starts_with(b"DICM") {
-        return options.read_preamble(ReadPreamble::Never).from_reader(body).map_err(read_err);
+        return match options.clone().read_preamble(ReadPreamble::Never).from_reader(body) {
+            Ok(obj) => Ok(obj),
+            Err(err) => open_vr_mismatch(body).ok_or_else(|| read_err(err)),
+        };
     }
     open_bare(bytes).ok_or(DicomError::NotDicom)
+}
+
+/// A file whose meta names an Explicit VR Little Endian transfer syntax (native or
+/// compressed) but whose dataset is Implicit VR (some writers do this; mainstream readers
+/// accept it): the dataset read as Implicit VR, the meta kept.
+fn open_vr_mismatch(body: &[u8]) -> Option<DefaultDicomObject> {
+    use dicom_dictionary_std::uids;
+    use dicom_transfer_syntax_registry::{entries, TransferSyntaxIndex, TransferSyntaxRegistry};
+    let mut rest = body;
+    let meta = dicom_object::FileMetaTable::from_reader(&mut rest).ok()?;
+    let ts = TransferSyntaxRegistry.get(meta.transfer_syntax())?;
+    let implicit = rest.get(4..6).is_some_and(|vr| !vr.iter().all(u8::is_ascii_uppercase));
+    // Every other known transfer syntax is Explicit VR Little Endian without deflate.
+    let other = [uids::IMPLICIT_VR_LITTLE_ENDIAN, "1.2.840.10008.1.2.2", uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN];
+    if other.contains(&ts.uid()) || !implicit {
+        return None;
+    }
+    let dataset = InMemDicomObject::read_dataset_with_ts(rest, &entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()).ok()?;
+    Some(dataset.with_exact_meta(meta))
 }
 
 /// Most stray bytes tolerated before a bare dataset.

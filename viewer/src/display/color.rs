@@ -69,13 +69,29 @@ pub(super) struct Palette {
 impl Palette {
     pub(super) fn read(obj: &DefaultDicomObject, signed: bool) -> Result<Self, DisplayError> {
         let channels = [
-            (tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA, "red"),
-            (tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA, "green"),
-            (tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA, "blue"),
+            (
+                tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+                tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+                tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+                "red",
+            ),
+            (
+                tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+                tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+                tags::SEGMENTED_GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+                "green",
+            ),
+            (
+                tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+                tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+                tags::SEGMENTED_BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+                "blue",
+            ),
         ];
+        let big_endian = obj.meta().transfer_syntax() == super::repair::EXPLICIT_VR_BIG_ENDIAN;
         let mut first_mapped = 0;
         let mut luts: Vec<Vec<u8>> = Vec::with_capacity(3);
-        for (descriptor_tag, data_tag, color) in channels {
+        for (descriptor_tag, data_tag, segmented_tag, color) in channels {
             let descriptor: Vec<i64> = obj
                 .element_opt(descriptor_tag)
                 .ok()
@@ -93,23 +109,20 @@ impl Palette {
                 v => v,
             };
             let depth = descriptor[2];
-            let data = match obj.element_opt(data_tag) {
-                Ok(Some(e)) => {
-                    e.value().to_bytes().map_err(|e| DisplayError::Invalid(format!("{color} LUT data: {e}")))?
-                }
-                _ => {
-                    let what = if obj
-                        .element_opt(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)
-                        .ok()
-                        .flatten()
-                        .is_some()
-                    {
-                        DisplayError::Unsupported("segmented palette color lookup tables".into())
-                    } else {
-                        DisplayError::Invalid(format!("PALETTE COLOR without {color} LUT data"))
-                    };
-                    return Err(what);
-                }
+            let data = match lut_bytes(obj, data_tag, big_endian, color)? {
+                Some(bytes) => bytes,
+                None => match lut_bytes(obj, segmented_tag, big_endian, color)? {
+                    Some(bytes) => {
+                        let words: Vec<u16> = if depth > 8 {
+                            bytes.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect()
+                        } else {
+                            bytes.iter().map(|&b| u16::from(b)).collect()
+                        };
+                        let table = super::segmented::expand(&words).map_err(DisplayError::Invalid)?;
+                        table.iter().flat_map(|w| w.to_ne_bytes()).collect()
+                    }
+                    None => return Err(DisplayError::Invalid(format!("PALETTE COLOR without {color} LUT data"))),
+                },
             };
             luts.push(lut_to_8bit(&data, entries, depth).ok_or_else(|| {
                 DisplayError::Invalid(format!(
@@ -131,6 +144,24 @@ impl Palette {
         let i = (value - self.first_mapped).clamp(0, last.max(0)) as usize;
         self.entries.get(i).copied().unwrap_or([0; 3])
     }
+}
+
+/// A LUT data element's bytes, in native byte order.
+fn lut_bytes(
+    obj: &DefaultDicomObject,
+    tag: dicom_core::Tag,
+    big_endian: bool,
+    color: &str,
+) -> Result<Option<Vec<u8>>, DisplayError> {
+    let Ok(Some(e)) = obj.element_opt(tag) else { return Ok(None) };
+    let mut bytes =
+        e.value().to_bytes().map_err(|e| DisplayError::Invalid(format!("{color} LUT data: {e}")))?.into_owned();
+    // Kept as the file's bytes (not 16-bit words) in Big Endian: made native.
+    let raw = matches!(e.value(), dicom_core::DicomValue::Primitive(dicom_core::PrimitiveValue::U8(_)));
+    if raw && big_endian {
+        bytes.chunks_exact_mut(2).for_each(|w| w.swap(0, 1));
+    }
+    Ok(Some(bytes))
 }
 
 /// A palette LUT's entries as 8-bit values: 16-bit entries keep their high byte; 8-bit ones

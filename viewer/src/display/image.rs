@@ -223,6 +223,7 @@ pub(super) struct Image<'a> {
     pub(super) planar: bool,
     pub(super) dose_grid_scaling: Option<f64>,
     pub(super) palette: Option<Palette>,
+    pub(super) modality_lut: Option<super::lut::ModalityLut>,
 }
 
 impl<'a> Image<'a> {
@@ -272,6 +273,7 @@ impl<'a> Image<'a> {
             planar: a.planar && raw,
             dose_grid_scaling: attr_f64(obj, tags::DOSE_GRID_SCALING),
             palette,
+            modality_lut: super::lut::ModalityLut::read(obj, a.signed)?,
         })
     }
 
@@ -325,6 +327,9 @@ impl<'a> Image<'a> {
         let rescale = self.px.rescale().ok().and_then(|r| r.get(frame as usize).or(r.first()).copied());
         let (slope, intercept) = rescale.map_or((1.0, 0.0), |r| (r.slope, r.intercept));
         let scale = self.dose_grid_scaling.unwrap_or(1.0);
+        if let Some(lut) = &self.modality_lut {
+            return Ok(self.stored(frame)?.into_iter().map(|v| lut.apply(v) * scale).collect());
+        }
         Ok(self.stored(frame)?.into_iter().map(|v| (v as f64 * slope + intercept) * scale).collect())
     }
 

@@ -1,22 +1,30 @@
 //! Display rendering: turns a DICOM instance into 8-bit RGB frames the
 //! way a radiology viewer shows them.
 //!
-//! Decoding is done by `dicom-pixeldata` (every transfer syntax it has a codec for); everything
-//! after decoding is done here, so that the rules below hold for every bit depth and
-//! photometric interpretation, including the ones `dicom-pixeldata`'s own image conversion
-//! refuses (32-bit samples, uncompressed YBR_FULL_422, palette color):
+//! Decoding is done by `dicom-pixeldata` (every transfer syntax it has a codec for), except
+//! for the files it gets wrong (32-bit Big Endian and RLE samples, JPEG RGB without a colour
+//! marker), which are decoded here first; everything after decoding is done here, so that the
+//! rules below hold for every bit depth and photometric interpretation, including the ones
+//! `dicom-pixeldata`'s own image conversion refuses (32-bit samples, uncompressed
+//! YBR_FULL_422, palette color):
 //!
-//! - grayscale: modality rescale (RescaleSlope/Intercept, and DoseGridScaling for RT dose),
-//!   then the first VOI window (WindowCenter/WindowWidth, with its VOILUTFunction, LINEAR by
-//!   default), or a min–max window over the frame when the file has none; MONOCHROME1 is
-//!   inverted after windowing; gray is output as R=G=B;
+//! - float pixel data (Float / Double Float Pixel Data): the values as they are, then as
+//!   grayscale;
+//! - grayscale: modality rescale (RescaleSlope/Intercept, or the Modality LUT; and
+//!   DoseGridScaling for RT dose), then the first VOI window (WindowCenter/WindowWidth, with
+//!   its VOILUTFunction, LINEAR by default), or a min–max window over the frame when the file
+//!   has none; MONOCHROME1 is inverted after windowing; gray is output as R=G=B;
 //! - color: RGB as is, YBR_FULL / YBR_FULL_422 / YBR_PARTIAL_422 converted to RGB (unless the
 //!   codec already did, as JPEG lossy and JPEG 2000 with a component transform do), PALETTE
 //!   COLOR through the red/green/blue palette lookup tables;
 //! - one [`DisplayFrame`] per frame.
 
 mod color;
+mod float;
 mod image;
+mod lut;
+mod repair;
+mod segmented;
 #[cfg(test)]
 mod tests;
 
@@ -87,6 +95,11 @@ pub fn render(bytes: &[u8]) -> Result<Vec<DisplayFrame>, DisplayError> {
 
 /// All frames of an object already read.
 pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, DisplayError> {
+    if let Some(float) = float::FloatImage::read(obj)? {
+        return float.render();
+    }
+    let repaired = repair::repair(obj)?;
+    let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, None)?;
     (0..image.frames).map(|frame| image.render_frame(frame)).collect()
 }
@@ -96,6 +109,11 @@ pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, Disp
 /// preprocessing). No VOI window and no MONOCHROME1 inversion are applied. Color images give
 /// their luminance (0.299 R + 0.587 G + 0.114 B of the displayed RGB, 0 to 255).
 pub fn modality_values(obj: &DefaultDicomObject, frame: u32) -> Result<(u32, u32, Vec<f32>), DisplayError> {
+    if let Some(float) = float::FloatImage::read(obj)? {
+        return float.frame(frame);
+    }
+    let repaired = repair::repair(obj)?;
+    let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, Some(frame))?;
     let local = frame.saturating_sub(image.base);
     let values = match image.photometric {

@@ -1,0 +1,195 @@
+//! Pixel data that `dicom-pixeldata` decodes wrongly or not at all, rewritten as native
+//! Explicit VR Little Endian pixel data (samples interleaved) before display:
+//!
+//! - native Explicit VR Big Endian: dicom-rs reads PixelData as 16-bit words, which leaves
+//!   8-bit samples in OW pairwise swapped and 32-bit samples with their halves swapped;
+//! - RLE Lossless with 32-bit samples (dicom-pixeldata's RLE decoder stops at 16);
+//! - JPEG lossy declared RGB whose stream carries no colour-space marker (no JFIF, no Adobe
+//!   APP14): the samples are RGB (PS3.5 8.2.1), but the JPEG decoder assumes YCbCr.
+
+use dicom_core::value::PixelFragmentSequence;
+use dicom_core::{DataElement, DicomValue, PrimitiveValue, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::DefaultDicomObject;
+use dicom_transfer_syntax_registry::entries;
+
+use super::image::{JPEG_BASELINE, JPEG_EXTENDED};
+use super::{attr_u16, DisplayError};
+
+/// Retired from new files, still in archives.
+pub(super) const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+
+/// A rewritten copy of `obj` when its pixel data needs one, or `None`.
+pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObject>, DisplayError> {
+    let Ok(Some(pixel_data)) = obj.element_opt(tags::PIXEL_DATA) else { return Ok(None) };
+    let ts = obj.meta().transfer_syntax();
+    let bits = attr_u16(obj, tags::BITS_ALLOCATED, "BitsAllocated")?;
+    let spp = attr_u16(obj, tags::SAMPLES_PER_PIXEL, "SamplesPerPixel")?;
+    let fail =
+        |name: &str, reason: String| DisplayError::TransferSyntax { name: name.into(), uid: ts.to_owned(), reason };
+    let bytes = match (ts, pixel_data.value()) {
+        // 8- and 16-bit samples come out right from the 16-bit words.
+        (EXPLICIT_VR_BIG_ENDIAN, DicomValue::Primitive(value)) if bits == 32 => match big_endian_stream(value) {
+            Some(stream) => swap_to_little_endian(stream, 4),
+            None => return Ok(None),
+        },
+        (uids::RLE_LOSSLESS, DicomValue::PixelSequence(seq)) if bits == 32 => {
+            let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
+            let mut out = Vec::new();
+            for (n, frame) in frames(obj, seq).map_err(|e| fail("RLE Lossless", e))?.iter().enumerate() {
+                let pixels = usize::from(rows) * usize::from(cols);
+                let decoded = rle_frame(frame, pixels, usize::from(spp), usize::from(bits / 8))
+                    .map_err(|e| fail("RLE Lossless", format!("frame {n}: {e}")))?;
+                out.extend(decoded);
+            }
+            out
+        }
+        (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq))
+            if spp == 3 && crate::string(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB") =>
+        {
+            // Frames this cannot split are left to dicom-pixeldata.
+            let Ok(frames) = frames(obj, seq) else { return Ok(None) };
+            if !frames.iter().all(|f| jpeg_without_colour_marker(f)) {
+                return Ok(None);
+            }
+            let mut out = Vec::new();
+            for (n, frame) in frames.iter().enumerate() {
+                let mut decoder = jpeg_decoder::Decoder::new(frame.as_slice());
+                decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
+                let rgb = decoder.decode().map_err(|e| fail("JPEG", format!("frame {n}: {e}")))?;
+                out.extend(rgb);
+            }
+            out
+        }
+        _ => return Ok(None),
+    };
+    let mut fixed = obj.clone();
+    let vr = if bits == 8 { VR::OB } else { VR::OW };
+    fixed.put(DataElement::new(tags::PIXEL_DATA, vr, PrimitiveValue::from(bytes)));
+    // Decoded frames are interleaved; native data keeps its planar configuration.
+    if spp > 1 && ts != EXPLICIT_VR_BIG_ENDIAN {
+        fixed.put(DataElement::new(tags::PLANAR_CONFIGURATION, VR::US, PrimitiveValue::from(0u16)));
+    }
+    fixed.update_meta(|meta| meta.set_transfer_syntax(&entries::EXPLICIT_VR_LITTLE_ENDIAN));
+    Ok(Some(fixed))
+}
+
+/// The pixel data's bytes as they were in the file (big-endian), from the values dicom-rs read.
+fn big_endian_stream(value: &PrimitiveValue) -> Option<Vec<u8>> {
+    Some(match value {
+        PrimitiveValue::U8(v) => v.to_vec(),
+        PrimitiveValue::U16(v) => v.iter().flat_map(|w| w.to_be_bytes()).collect(),
+        PrimitiveValue::I16(v) => v.iter().flat_map(|w| w.to_be_bytes()).collect(),
+        PrimitiveValue::U32(v) => v.iter().flat_map(|w| w.to_be_bytes()).collect(),
+        PrimitiveValue::I32(v) => v.iter().flat_map(|w| w.to_be_bytes()).collect(),
+        PrimitiveValue::F32(v) => v.iter().flat_map(|w| w.to_be_bytes()).collect(),
+        _ => return None,
+    })
+}
+
+/// Big-endian samples of `width` bytes to little-endian.
+fn swap_to_little_endian(mut stream: Vec<u8>, width: usize) -> Vec<u8> {
+    if width > 1 {
+        stream.chunks_exact_mut(width).for_each(<[u8]>::reverse);
+    }
+    stream
+}
+
+/// The compressed bytes of each frame: one fragment a frame, all fragments for a single
+/// frame, or fragments grouped by the Basic Offset Table.
+fn frames(obj: &DefaultDicomObject, seq: &PixelFragmentSequence<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+    let count = crate::int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let fragments = seq.fragments();
+    if count == 1 {
+        return Ok(vec![fragments.concat()]);
+    }
+    if fragments.len() == count {
+        return Ok(fragments.to_vec());
+    }
+    let table = seq.offset_table();
+    if table.len() != count {
+        return Err(format!("{} fragments for {count} frames and no offset table to group them", fragments.len()));
+    }
+    let mut out = vec![Vec::new(); count];
+    let mut position = 0u64;
+    for fragment in fragments {
+        let frame = table.iter().rposition(|&start| u64::from(start) <= position).unwrap_or(0);
+        out[frame].extend_from_slice(fragment);
+        position += 8 + fragment.len() as u64; // item tag and length, then the fragment
+    }
+    Ok(out)
+}
+
+/// One RLE Lossless frame (PS3.5 annex G) to interleaved little-endian samples.
+pub(super) fn rle_frame(data: &[u8], pixels: usize, spp: usize, width: usize) -> Result<Vec<u8>, String> {
+    let word = |i: usize| data.get(i * 4..i * 4 + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let segments = word(0).ok_or("no RLE header")?;
+    if segments != spp * width {
+        return Err(format!("{segments} RLE segments where {spp} sample(s) of {width} bytes need {}", spp * width));
+    }
+    let mut out = vec![0u8; pixels * spp * width];
+    for segment in 0..segments {
+        let start = word(1 + segment).ok_or("no RLE header")?;
+        let end = if segment + 1 < segments { word(2 + segment).ok_or("no RLE header")? } else { data.len() };
+        let bytes =
+            data.get(start..end.max(start)).ok_or_else(|| format!("RLE segment {segment} is outside the frame"))?;
+        let decoded = packbits(bytes, pixels);
+        if decoded.len() < pixels {
+            return Err(format!("RLE segment {segment} gives {} bytes for {pixels} pixels", decoded.len()));
+        }
+        // Segments run from the most significant byte of the first sample on.
+        let (sample, byte) = (segment / width, width - 1 - segment % width);
+        for (p, &b) in decoded.iter().take(pixels).enumerate() {
+            out[(p * spp + sample) * width + byte] = b;
+        }
+    }
+    Ok(out)
+}
+
+/// PackBits, stopping at `len` bytes.
+fn packbits(src: &[u8], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut i = 0;
+    while i < src.len() && out.len() < len {
+        let header = src[i] as i8;
+        i += 1;
+        if header >= 0 {
+            let n = header as usize + 1;
+            let end = (i + n).min(src.len());
+            out.extend_from_slice(&src[i..end]);
+            i = end;
+        } else if header != -128 {
+            let Some(&b) = src.get(i) else { break };
+            out.extend(std::iter::repeat_n(b, 1 + (-(header as isize)) as usize));
+            i += 1;
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// Whether a JPEG stream has neither a JFIF APP0 nor a (whole) Adobe APP14 segment before its
+/// frame header, nor component identifiers 'R' 'G' 'B' (which the decoder recognises itself).
+fn jpeg_without_colour_marker(stream: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    while let (Some(&0xFF), Some(&marker)) = (stream.get(i), stream.get(i + 1)) {
+        let len = stream.get(i + 2..i + 4).map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        let body = stream.get(i + 4..(i + 2 + len).min(stream.len())).unwrap_or(&[]);
+        match marker {
+            0xE0 if body.starts_with(b"JFIF") => return false,
+            // Only a whole Adobe segment has the transform flag (its 12th byte).
+            0xEE if body.starts_with(b"Adobe") && body.len() >= 12 => return false,
+            // Frame header: precision, lines, samples per line, components, then id/sampling/table each.
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                let ids: Vec<u8> = body.get(6..).unwrap_or(&[]).chunks(3).map(|c| c[0]).collect();
+                return ids != b"RGB";
+            }
+            _ => {}
+        }
+        if len < 2 {
+            return false;
+        }
+        i += 2 + len;
+    }
+    false
+}
