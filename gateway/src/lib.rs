@@ -47,9 +47,12 @@
 //!   display images).
 
 pub mod body;
+pub mod budget;
+mod connections;
 pub mod error;
 pub mod extract;
 pub mod handler;
+mod linger;
 pub mod pipeline;
 pub mod router;
 pub mod server;
