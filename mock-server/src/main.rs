@@ -47,6 +47,28 @@ struct Cli {
     /// Seconds a request may take before it gets 504 (no limit when not set)
     #[arg(long)]
     handler_timeout_secs: Option<u64>,
+    /// The process's memory budget in MiB: request bodies, decoded images and answers of all
+    /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
+    /// (default: half of the machine's or container's memory)
+    #[arg(long, env = "MOCK_SERVER_MEMORY_BUDGET_MIB")]
+    memory_budget_mib: Option<u64>,
+    /// Seconds in-flight requests may still take after SIGTERM; a second SIGTERM or Ctrl-C
+    /// stops at once (keep below the orchestrator's grace, e.g. compose's stop_grace_period)
+    #[arg(long, default_value_t = arterys_mock_server::SHUTDOWN_GRACE.as_secs(), env = "MOCK_SERVER_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: u64,
+    /// Slowest request body accepted, in KiB/s averaged after --body-grace-secs (0: no
+    /// minimum); slower gets 408
+    #[arg(long, default_value_t = 16)]
+    min_body_rate_kib: u64,
+    /// Seconds before the minimum body rate applies
+    #[arg(long, default_value_t = 10)]
+    body_grace_secs: u64,
+    /// Seconds a response write may make no progress before the connection is closed
+    #[arg(long, default_value_t = 60)]
+    write_timeout_secs: u64,
+    /// Most open connections (default: from the open-files limit, which is raised at start)
+    #[arg(long)]
+    max_connections: Option<usize>,
     /// Extra start-up time before /healthcheck says READY, to rehearse a slow model load
     #[arg(long, default_value_t = 0)]
     startup_delay_ms: u64,
@@ -118,6 +140,7 @@ async fn main() -> std::process::ExitCode {
         None => service(cli.mode, Arc::clone(&ready)),
     };
     let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus)).body_limit(cli.body_limit_mib << 20);
+    gw = transport(gw, &cli);
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }
@@ -165,17 +188,32 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         },
-        result = &mut serving => return exit_of(result),
+        result = &mut serving => exit_of(result),
     }
     exit_of(serving.await)
 }
 
-fn exit_of(result: std::io::Result<()>) -> std::process::ExitCode {
+/// Exits the process: handlers abandoned at the end of the shutdown grace may still run on
+/// the blocking pool, and returning from `main` would wait for them.
+fn exit_of(result: std::io::Result<()>) -> ! {
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => std::process::exit(0),
         Err(e) => {
             error!("server failed: {e}");
-            std::process::ExitCode::FAILURE
+            std::process::exit(1)
         }
     }
+}
+
+/// The transport flags: memory budget, body rate, write timeout, connections, shutdown grace.
+fn transport(mut gw: arterys_gateway::Gateway, cli: &Cli) -> arterys_gateway::Gateway {
+    if let Some(mib) = cli.memory_budget_mib {
+        gw = gw.memory_budget(arterys_gateway::budget::MemoryBudget::from_mib(mib));
+    }
+    if let Some(n) = cli.max_connections {
+        gw = gw.max_connections(n);
+    }
+    gw.shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
+        .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
+        .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
 }
