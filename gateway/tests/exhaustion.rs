@@ -68,9 +68,11 @@ async fn a_413_with_a_50_mb_body_still_coming_is_read_by_the_client() {
 async fn uploads_at_1_kb_per_second_are_cut() {
     let addr = start(noop().min_body_rate(16 << 10, Duration::from_secs(1))).await;
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {CT}\r\nContent-Length: 1000000\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {CT}\r\nContent-Length: 1000000\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let t = Instant::now();
     let (mut rd, mut wr) = s.into_split();
     let trickle = tokio::spawn(async move {

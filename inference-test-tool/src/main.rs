@@ -177,7 +177,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     if !(200..300).contains(&ex.status) {
         let reason = http::StatusCode::from_u16(ex.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
         let text = ex.text.as_deref().map(str::trim).unwrap_or_default();
-        eprintln!("the service answered {} {reason}: {}", ex.status, if text.is_empty() { "(no reason given)" } else { text });
+        eprintln!(
+            "the service answered {} {reason}: {}",
+            ex.status,
+            if text.is_empty() { "(no reason given)" } else { text }
+        );
     }
     for note in &ex.notes {
         println!("note: {note}");

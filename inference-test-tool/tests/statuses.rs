@@ -46,7 +46,9 @@ async fn early_refusals_of_a_50_mb_study_are_reported_with_their_status() {
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
     let study = large_study(100);
-    for (route, status) in [("/", "413 Payload Too Large: request body of"), ("/nowhere", "404 Not Found: no inference route at /nowhere")] {
+    for (route, status) in
+        [("/", "413 Payload Too Large: request body of"), ("/nowhere", "404 Not Found: no inference route at /nowhere")]
+    {
         let out = out_dir(&format!("refused{}", route.replace('/', "-")));
         let o = tool(addr, &["-i", study.to_str().unwrap(), "-r", route], &out).await;
         let t = text(&o);

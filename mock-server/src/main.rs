@@ -13,6 +13,11 @@ use clap::Parser;
 use std::sync::OnceLock;
 use tracing::{error, info};
 
+/// jemalloc with its background thread hands memory back to the OS within seconds of a burst
+/// of large studies; glibc's malloc kept most of it in its per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// An Arterys inference service that answers with every kind of result, for trying the
 /// protocol end to end before your own model is wired in.
 ///
@@ -96,6 +101,7 @@ fn legacy_args(args: impl Iterator<Item = String>) -> Vec<String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(legacy_args(std::env::args()));
+    let background_purge = return_memory_promptly();
     let log_result = if cli.logging_config.exists() {
         arterys_gateway::logging::init_from_file(&cli.logging_config)
     } else if cli.logging_config.as_os_str() == "logging.yaml" {
@@ -156,6 +162,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     info!("mock-server in {} mode", cli.mode.name());
+    if let Err(e) = background_purge {
+        tracing::warn!("freed memory may return to the OS late: {e}");
+    }
     let delay = Duration::from_millis(cli.startup_delay_ms);
     let startup = tokio::task::spawn_blocking(move || -> Result<(), String> {
         if let Some(config) = model_config {
@@ -216,4 +225,19 @@ fn transport(mut gw: arterys_gateway::Gateway, cli: &Cli) -> arterys_gateway::Ga
     gw.shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
         .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
         .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
+}
+
+/// Freed pages go back to the OS a second after a burst, from jemalloc's background thread
+/// (not only when a worker thread next allocates).
+fn return_memory_promptly() -> Result<(), tikv_jemalloc_ctl::Error> {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    b"arenas.dirty_decay_ms\0".name().write(1000isize)?;
+    b"arenas.muzzy_decay_ms\0".name().write(0isize)?;
+    // The arenas made already keep the values they were made with; the others do not exist
+    // yet (the call fails for them) and will take the new defaults.
+    for i in 0..tikv_jemalloc_ctl::arenas::narenas::read()? {
+        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(1000isize);
+        let _ = format!("arena.{i}.muzzy_decay_ms\0").as_bytes().name().write(0isize);
+    }
+    tikv_jemalloc_ctl::background_thread::write(true)
 }

@@ -3,12 +3,12 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use std::future::Future;
 
 use arterys_gateway::{hex, DecodedResponse};
 use bytes::Bytes;
@@ -43,7 +43,8 @@ pub struct StudyBody {
 
 impl StudyBody {
     pub fn new(seed: u32, slices: u32, give_up_after: Option<u32>, pace: Duration) -> Self {
-        let template = arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.999.7", 0, 512, 512).unwrap();
+        let template =
+            arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.999.7", 0, 512, 512).unwrap();
         Self {
             next: 0,
             slices,
@@ -133,8 +134,7 @@ pub async fn upload_paced(
         return Outcome::Answered { status, hash_ok: false };
     }
     let expected = hex(&hasher.lock().unwrap().clone().finalize());
-    let stated = ct
-        .and_then(|ct| DecodedResponse::decode(&ct, &body).ok())
-        .and_then(|d| d.stated_hashes().ok().map(|(i, _)| i));
+    let stated =
+        ct.and_then(|ct| DecodedResponse::decode(&ct, &body).ok()).and_then(|d| d.stated_hashes().ok().map(|(i, _)| i));
     Outcome::Answered { status, hash_ok: stated.as_deref() == Some(expected.as_str()) }
 }
