@@ -37,7 +37,8 @@
 //! - [`extract`]: [`ArterysRequest`](extract::ArterysRequest), the axum extractor.
 //! - [`error`]: [`GatewayError`] and the one mapping of errors to HTTP status.
 //! - [`handler`]: [`HandlerError`], how a handler chooses its status.
-//! - [`server`]: the stand-alone [`Server`].
+//! - [`server`]: the stand-alone [`Server`] (timeouts, connection cap, graceful shutdown).
+//! - [`budget`]: the process's [`MemoryBudget`](budget::MemoryBudget).
 //! - The protocol model (re-exported from [`arterys_protocol`]) and [`multipart`].
 //!
 //! Features (none by default; the default build has no HTTP client, no YAML, no subscriber,
