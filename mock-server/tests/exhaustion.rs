@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_uploads_cannot_exhaust_file_descriptors() {
     // 1,024 files at most and no way to raise it: 1,100 uploads that stall after their headers.
-    let server = MockServer::spawn_with_nofile(&["--mode", "boxes", "--body-grace-secs", "2"], 1024);
+    let server = MockServer::spawn_with_nofile(&["--mode", "boxes", "--body-grace-secs", "5"], 1024);
     let server = MockServer::ready(server).await;
     let addr = server.addr;
     let mut stalled = Vec::new();
@@ -28,9 +28,9 @@ async fn stalled_uploads_cannot_exhaust_file_descriptors() {
         stalled.push(s);
     }
     assert!(stalled.len() > 1024, "only {} connections opened", stalled.len());
-    // The health check is answered once the stalled bodies are cut (2 s grace), not after minutes.
+    // The health check is answered once the stalled bodies are cut (5 s grace), not after minutes.
     let t = Instant::now();
-    let health = tokio::time::timeout(Duration::from_secs(12), server.try_get("/healthcheck")).await;
+    let health = tokio::time::timeout(Duration::from_secs(15), server.try_get("/healthcheck")).await;
     assert_eq!(
         health.ok().flatten().map(|r| r.1),
         Some("READY".to_owned()),

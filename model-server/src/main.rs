@@ -12,8 +12,8 @@ use arterys_model_server::{service, ServerConfig};
 use clap::Parser;
 use tracing::{error, info};
 
-/// jemalloc with its background thread hands memory back to the OS within seconds of a burst
-/// of large studies; glibc's malloc kept most of it in its per-thread arenas.
+/// jemalloc, set to hand freed memory back to the OS at once (`return_memory_promptly`); glibc's
+/// malloc kept most of a burst of large studies in its per-thread arenas.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -173,16 +173,17 @@ fn transport(mut gw: Gateway, cli: &Cli) -> Gateway {
         .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
 }
 
-/// Freed pages go back to the OS a second after a burst, from jemalloc's background thread
-/// (not only when a worker thread next allocates).
+/// Freed pages go back to the OS at once (jemalloc's background thread does the rest), so the
+/// memory budget's free room is free in the OS's eyes too; without this a burst's freed
+/// memory stayed resident, and the next burst's RSS went past the budget.
 fn return_memory_promptly() -> Result<(), tikv_jemalloc_ctl::Error> {
     use tikv_jemalloc_ctl::{Access, AsName};
-    b"arenas.dirty_decay_ms\0".name().write(1000isize)?;
+    b"arenas.dirty_decay_ms\0".name().write(0isize)?;
     b"arenas.muzzy_decay_ms\0".name().write(0isize)?;
     // The arenas made already keep the values they were made with; the others do not exist
     // yet (the call fails for them) and will take the new defaults.
     for i in 0..tikv_jemalloc_ctl::arenas::narenas::read()? {
-        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(1000isize);
+        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(0isize);
         let _ = format!("arena.{i}.muzzy_decay_ms\0").as_bytes().name().write(0isize);
     }
     tikv_jemalloc_ctl::background_thread::write(true)
