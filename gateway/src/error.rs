@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
+use crate::budget::BudgetError;
 use crate::handler::HandlerError;
 use crate::multipart::{ContentTypeError, MultipartError};
 use crate::study_path::StudyPathError;
@@ -74,6 +75,18 @@ pub enum GatewayError {
     /// The service is stopping.
     #[error("service is shutting down")]
     ShuttingDown,
+    /// The memory budget has no room for the request (503 with `Retry-After`), or the request
+    /// is larger than the whole budget (413).
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
+    /// The body arrived slower than the minimum rate.
+    #[error("request body too slow: {received} bytes arrived, below {} bytes/s after {} s", .rate.min_bytes_per_sec, .rate.grace.as_secs())]
+    BodyTooSlow {
+        /// Bytes received before the cut.
+        received: u64,
+        /// The minimum.
+        rate: crate::extract::BodyRate,
+    },
     /// A task of the gateway itself failed.
     #[error("{0}")]
     Internal(&'static str),
@@ -106,6 +119,9 @@ impl GatewayError {
             E::Handler(e) => e.status(),
             E::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            E::Budget(BudgetError::Full { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Budget(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             E::Panicked | E::InvalidResponse(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +149,8 @@ impl GatewayError {
         })
     }
 }
+/// What a 503 tells the client to wait before trying again.
+const RETRY_AFTER_SECS: &str = "5";
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
@@ -153,6 +171,13 @@ impl IntoResponse for GatewayError {
         let mut resp = (status, format!("{self}\n")).into_response();
         if let GatewayError::MethodNotAllowed { allow, .. } = self {
             resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a too-slow body is not worth reading: the connection ends here.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         resp

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use http::header;
 use http_body_util::BodyExt;
 
+use crate::budget::{MemoryBudget, Reservation};
 use crate::error::GatewayError;
 use crate::multipart::{boundary_from_content_type, hex, ContentTypeError, DecoderLimits, MultipartDecoder};
 use crate::study_path::{self, StudyPathError};
@@ -29,13 +31,59 @@ pub struct RequestLimits {
     pub decoder: DecoderLimits,
     /// The directory `studyPath` requests read below (canonical); `None` disables them.
     pub study_root: Option<PathBuf>,
+    /// The process's memory budget; bodies are read only into reserved room. `None`: not
+    /// accounted.
+    pub budget: Option<MemoryBudget>,
+    /// The slowest body accepted.
+    pub body_rate: BodyRate,
 }
 
 impl Default for RequestLimits {
     fn default() -> Self {
-        Self { body_limit: 4 << 30, json_limit: 1 << 20, decoder: DecoderLimits::default(), study_root: None }
+        Self {
+            body_limit: 4 << 30,
+            json_limit: 1 << 20,
+            decoder: DecoderLimits::default(),
+            study_root: None,
+            budget: None,
+            body_rate: BodyRate::default(),
+        }
     }
 }
+
+/// The minimum body rate: after `grace`, a body must have averaged at least
+/// `min_bytes_per_sec` since its first byte was awaited, or the request gets 408 and the
+/// connection is closed (a client trickling bytes cannot hold memory and a connection
+/// forever). Time spent waiting for memory budget does not count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyRate {
+    /// Bytes per second the body must average (0: no minimum).
+    pub min_bytes_per_sec: u64,
+    /// Time before the rate is enforced (also the longest a body may stall at its start).
+    pub grace: Duration,
+}
+
+impl Default for BodyRate {
+    /// 16 KiB/s after 10 s: a 150 MB study must arrive within about 2.5 hours, a stalled or
+    /// 1 KB/s upload is cut after 10 s.
+    fn default() -> Self {
+        Self { min_bytes_per_sec: 16 << 10, grace: Duration::from_secs(10) }
+    }
+}
+
+impl BodyRate {
+    /// When the body must have reached `received` bytes, counting from `start`.
+    fn deadline(&self, start: tokio::time::Instant, received: u64) -> Option<tokio::time::Instant> {
+        if self.min_bytes_per_sec == 0 {
+            return None;
+        }
+        let secs = received as f64 / self.min_bytes_per_sec as f64;
+        Some(start + self.grace + Duration::from_secs_f64(secs.min(1e9)))
+    }
+}
+
+/// Reserves room for a body step by step when its length is not declared.
+const BUDGET_STEP: u64 = 4 << 20;
 
 /// An inference request read off the wire: the handler's input and the boundary to answer
 /// with. As an extractor it takes its [`RequestLimits`] from the request's extensions (an
@@ -54,6 +102,9 @@ pub struct ArterysRequest {
     pub input: InferenceInput,
     /// The request's boundary (or one made for a `studyPath` request).
     pub boundary: String,
+    /// The body's share of the memory budget (when one is configured): hold it as long as the
+    /// input lives.
+    pub memory: Option<Reservation>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for ArterysRequest {
@@ -65,33 +116,71 @@ impl<S: Send + Sync> FromRequest<S> for ArterysRequest {
     }
 }
 
-/// Reads the request under `limits`.
+/// Reads the request under `limits`. A request refused before its body is read whole has
+/// the rest drained in the background (up to a bound) while the refusal is written, so the
+/// client reads the answer; except a body that was too slow, whose connection just ends.
 pub(crate) async fn read(req: Request, limits: &RequestLimits) -> Result<ArterysRequest, GatewayError> {
-    let route = req.uri().path().to_owned();
+    let (head, mut body) = req.into_parts();
+    let result = read_body(&head, &mut body, limits).await;
+    if let Err(e) = &result {
+        if !matches!(e, GatewayError::BodyTooSlow { .. } | GatewayError::BodyRead(_)) {
+            crate::linger::drain_after_answer(&head.headers, body);
+        }
+    }
+    result
+}
+
+async fn read_body(
+    req: &http::request::Parts,
+    body: &mut Body,
+    limits: &RequestLimits,
+) -> Result<ArterysRequest, GatewayError> {
+    let route = req.uri.path().to_owned();
     let limit = limits.body_limit;
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = req.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if let Some(len) = declared.filter(|&len| len > limit) {
         return Err(GatewayError::BodyTooLarge { declared: Some(len), limit });
     }
     let content_type = req
-        .headers()
+        .headers
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().map(str::to_owned).map_err(|_| GatewayError::ContentTypeNotAscii))
         .transpose()?
         .ok_or(ContentTypeError::Missing)?;
     if content_type.split(';').next().is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json")) {
-        let json = read_limited(req.into_body(), limits.json_limit).await?;
+        let json = read_limited(body, limits.json_limit).await?;
         return study_path_request(limits, route, json).await;
     }
     let boundary = boundary_from_content_type(&content_type)?;
     let mut decoder = MultipartDecoder::new(&boundary)?.with_limits(limits.decoder);
-    let mut body = req.into_body();
+    // A declared length is reserved whole before a byte is read; otherwise step by step.
+    let mut memory = match &limits.budget {
+        Some(b) => Some(b.reserve(declared.unwrap_or(BUDGET_STEP)).await?),
+        None => None,
+    };
     let mut received = 0u64;
-    while let Some(frame) = body.frame().await {
+    let mut start = tokio::time::Instant::now();
+    loop {
+        let next = body.frame();
+        let frame = match limits.body_rate.deadline(start, received) {
+            Some(deadline) => tokio::time::timeout_at(deadline, next)
+                .await
+                .map_err(|_| GatewayError::BodyTooSlow { received, rate: limits.body_rate })?,
+            None => next.await,
+        };
+        let Some(frame) = frame else { break };
         let Ok(data) = frame.map_err(GatewayError::BodyRead)?.into_data() else { continue };
         received += data.len() as u64;
         if received > limit {
             return Err(GatewayError::BodyTooLarge { declared: None, limit });
+        }
+        if let (Some(m), Some(b)) = (memory.as_mut(), &limits.budget) {
+            if received > m.bytes() {
+                let waiting = tokio::time::Instant::now();
+                let more = (received - m.bytes()).max(BUDGET_STEP);
+                m.grow(more, waiting + b.wait()).await?;
+                start += waiting.elapsed();
+            }
         }
         decoder.feed(&data)?;
         if decoder.is_complete() {
@@ -99,11 +188,14 @@ pub(crate) async fn read(req: Request, limits: &RequestLimits) -> Result<Arterys
         }
     }
     let (parts, digest) = decoder.finish()?;
+    if let Some(m) = memory.as_mut() {
+        m.shrink_to(received);
+    }
     let input = InferenceInput::from_parts(parts, hex(&digest), route)?;
-    Ok(ArterysRequest { input, boundary })
+    Ok(ArterysRequest { input, boundary, memory })
 }
 
-async fn read_limited(body: Body, limit: u64) -> Result<Bytes, GatewayError> {
+async fn read_limited(body: &mut Body, limit: u64) -> Result<Bytes, GatewayError> {
     let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
@@ -132,5 +224,5 @@ async fn study_path_request(
     .map_err(|_| GatewayError::Internal("reading the study failed"))??;
     let input = InferenceInput::from_study_files(json, files, route, dir)?;
     let boundary = format!("arterys-{}", &input.input_hash[..24]);
-    Ok(ArterysRequest { input, boundary })
+    Ok(ArterysRequest { input, boundary, memory: None })
 }

@@ -37,9 +37,10 @@
 //! - [`extract`]: [`ArterysRequest`](extract::ArterysRequest), the axum extractor.
 //! - [`error`]: [`GatewayError`] and the one mapping of errors to HTTP status.
 //! - [`handler`]: [`HandlerError`], how a handler chooses its status.
-//! - [`server`]: the stand-alone [`Server`].
 //! - [`metrics`]: `/metrics` (Prometheus) and the names it serves; [`probes`]: `/livez`,
 //!   `/readyz`.
+//! - [`server`]: the stand-alone [`Server`] (timeouts, connection cap, graceful shutdown).
+//! - [`budget`]: the process's [`MemoryBudget`](budget::MemoryBudget).
 //! - The protocol model (re-exported from [`arterys_protocol`]) and [`multipart`].
 //!
 //! Features (none by default; the default build has no HTTP client, no YAML, no subscriber,
@@ -51,9 +52,12 @@
 //!   set (implies `logging`); each request's span carries its `input_hash`.
 
 pub mod body;
+pub mod budget;
+mod connections;
 pub mod error;
 pub mod extract;
 pub mod handler;
+mod linger;
 pub mod metrics;
 pub mod pipeline;
 pub mod probes;

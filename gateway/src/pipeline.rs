@@ -2,10 +2,12 @@
 //! extractor), run the handler, validate, stream the answer.
 //!
 //! The handler's concurrency limit and deadline live here rather than in tower's
-//! `ConcurrencyLimit`/`Timeout` layers on purpose: a blocking handler cannot be cancelled, so
-//! its permit moves into its task and is held until the handler really ends. A layer would
-//! free the slot at the deadline while the handler still runs, and the limit (one GPU) would
-//! be a lie.
+//! `ConcurrencyLimit`/`Timeout` layers on purpose: the permit moves into the handler's task,
+//! so a client that goes away does not free a slot its handler still uses. At the handler
+//! deadline (504) an async handler is cancelled (dropped at its next `.await`); a blocking
+//! handler cannot be, so it runs on but its permit is given back at the deadline: it stops
+//! counting against new requests. Its memory (the request's budget reservation) stays counted
+//! until it really ends.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,6 +25,7 @@ use tokio::sync::Semaphore;
 use tracing::{error, info, Instrument, Span};
 
 use crate::body::MultipartBody;
+use crate::budget::Reservation;
 use crate::error::GatewayError;
 use crate::extract::{self, RequestLimits};
 use crate::handler::Handler;
@@ -78,7 +81,7 @@ async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
         return Err(GatewayError::MethodNotAllowed { method: req.method().clone(), path, allow: "POST" });
     }
     let started = Instant::now();
-    let extract::ArterysRequest { input, boundary } = extract::read(req, &inner.limits).await?;
+    let extract::ArterysRequest { input, boundary, memory } = extract::read(req, &inner.limits).await?;
     let span = Span::current();
     span.record("input_hash", input.input_hash.as_str());
     let received: usize = input.parts_in_order().iter().map(|p| p.body.len()).sum();
@@ -90,7 +93,9 @@ async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
         input.route
     );
     let input_hash = input.input_hash.clone();
-    let response = run_handler(inner, input).await?;
+    let response = run_handler(inner, input, memory).await?;
+    // The response buffers count against the budget until the last byte is handed over.
+    let held = inner.limits.budget.as_ref().map(|b| b.charge(response.buffers().iter().map(|b| b.len() as u64).sum()));
     let response = validate(response).await?;
     let handled = started.elapsed();
 
@@ -106,6 +111,7 @@ async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
     info!("handler done in {} ms: {} parts, {} buffer bytes", handled.as_millis(), json.parts.len(), sent);
     let done_span = span.clone();
     let body = MultipartBody::new(boundary.clone(), parts).with_hashes(input_hash).on_complete(move |output_hash| {
+        drop(held);
         done_span.record("output_hash", output_hash);
         done_span.in_scope(|| info!("response sent in {} ms", started.elapsed().as_millis()));
     });
@@ -126,19 +132,26 @@ fn quote_boundary(b: &str) -> String {
     }
 }
 
-async fn run_handler(inner: &Inner, input: InferenceInput) -> Result<InferenceResponse, GatewayError> {
+async fn run_handler(
+    inner: &Inner,
+    input: InferenceInput,
+    memory: Option<Reservation>,
+) -> Result<InferenceResponse, GatewayError> {
     let permit = crate::metrics::InferencePermit::acquire(Arc::clone(&inner.permits), &input.route)
         .await
         .map_err(|_| GatewayError::ShuttingDown)?;
+    // Shared with the task so that the deadline can give it back while a blocking handler runs on.
+    let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
+    let held = Arc::clone(&permit);
     let span = Span::current();
     let mut task = match inner.handler.clone() {
         Handler::Blocking(f) => tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _held = Held { permit: held, _memory: memory };
             span.in_scope(|| f(input))
         }),
         Handler::Async(f) => tokio::spawn(
             async move {
-                let _permit = permit;
+                let _held = Held { permit: held, _memory: memory };
                 f(input).await
             }
             .instrument(span),
@@ -150,6 +163,7 @@ async fn run_handler(inner: &Inner, input: InferenceInput) -> Result<InferenceRe
             Ok(j) => j,
             Err(_) => {
                 task.abort();
+                release(&permit);
                 return Err(GatewayError::Timeout(limit));
             }
         },
@@ -168,6 +182,26 @@ async fn run_handler(inner: &Inner, input: InferenceInput) -> Result<InferenceRe
         }
         Err(_) => Err(GatewayError::Internal("handler task failed")),
     }
+}
+
+type SharedPermit = Arc<std::sync::Mutex<Option<crate::metrics::InferencePermit>>>;
+
+/// What a handler's task holds until it ends: its permit (unless the deadline gave it back)
+/// and the request's memory reservation.
+struct Held {
+    permit: SharedPermit,
+    _memory: Option<Reservation>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        release(&self.permit);
+    }
+}
+
+fn release(permit: &SharedPermit) {
+    // A poisoned lock still holds a valid Option: take the permit all the same.
+    drop(permit.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
 }
 
 /// Checks the response before anything is sent; large responses are checked off the async

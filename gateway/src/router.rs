@@ -15,9 +15,11 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 use tracing::field::Empty;
+use tracing::info;
 
+use crate::budget::MemoryBudget;
 use crate::error::GatewayError;
-use crate::extract::RequestLimits;
+use crate::extract::{BodyRate, RequestLimits};
 use crate::handler::{BoxFuture, Handler, HandlerResult};
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
@@ -84,12 +86,13 @@ impl Default for Gateway {
 }
 
 impl Gateway {
-    /// A gateway with no routes, always ready, one inference at a time, a 4 GiB body limit.
+    /// A gateway with no routes, always ready, one inference at a time, a 4 GiB body limit,
+    /// a memory budget of half the machine's memory.
     pub fn new() -> Self {
         Self {
             routes: BTreeMap::new(),
             readiness: Arc::new(|| Readiness::Ready),
-            limits: RequestLimits::default(),
+            limits: RequestLimits { budget: Some(MemoryBudget::default()), ..RequestLimits::default() },
             max_concurrent: 1,
             handler_timeout: None,
             server: ServerConfig::default(),
@@ -147,6 +150,43 @@ impl Gateway {
         self
     }
 
+    /// The process's memory budget (default: half of the machine's or container's memory).
+    /// Request bodies are read only into reserved room and response buffers are counted until
+    /// sent; a request that finds no room within the budget's wait gets 503 with
+    /// `Retry-After`. Give handlers a clone to count what they decode (see [`MemoryBudget`]).
+    pub fn memory_budget(mut self, budget: MemoryBudget) -> Self {
+        self.limits.budget = Some(budget);
+        self
+    }
+
+    /// The memory budget in use; a clone of it counts against the same bytes.
+    pub fn budget(&self) -> Option<&MemoryBudget> {
+        self.limits.budget.as_ref()
+    }
+
+    /// The slowest request body accepted (default 16 KiB/s after 10 s); slower gets 408 and
+    /// the connection is closed.
+    pub fn min_body_rate(mut self, bytes_per_sec: u64, grace: Duration) -> Self {
+        self.limits.body_rate = BodyRate { min_bytes_per_sec: bytes_per_sec, grace };
+        self
+    }
+
+    /// Longest a response write may make no progress before the connection is closed
+    /// (default 60 s): a client that stops reading does not pin its answer in memory.
+    /// Stand-alone server only.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.server.write_timeout = timeout;
+        self
+    }
+
+    /// Most connections open at once; further clients wait in the listen backlog (default:
+    /// the open-files limit, raised to its hard limit at start, less an eighth and 64).
+    /// Stand-alone server only.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.server.max_connections = Some(n.max(1));
+        self
+    }
+
     /// How many handler calls may run at once; later requests wait (default 1).
     pub fn max_concurrent_inferences(mut self, n: usize) -> Self {
         self.max_concurrent = n.max(1);
@@ -185,8 +225,9 @@ impl Gateway {
         self
     }
 
-    /// On shutdown, how long in-flight requests may still take (default 300 s). Stand-alone
-    /// server only.
+    /// On shutdown, how long in-flight requests may still take (default 25 s, below the 30 s
+    /// that Kubernetes and the repository's docker-compose.yml give before they kill); a
+    /// second SIGTERM or Ctrl-C ends it at once. Stand-alone server only.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.server.shutdown_grace = grace;
         self
@@ -242,7 +283,7 @@ impl Gateway {
         router
             .fallback(|req: Request| async move {
                 let path = req.uri().path().to_owned();
-                drain(req.into_body()).await;
+                crate::linger::drain(req.into_body()).await;
                 GatewayError::NotFound(path)
             })
             .layer(
@@ -266,6 +307,9 @@ impl Gateway {
             self.limits.study_root = Some(canonical);
         }
         let listener = TcpListener::bind(addr).await?;
+        if let Some(b) = &self.limits.budget {
+            info!("memory budget {} MiB", b.total() >> 20);
+        }
         let config = self.server.clone();
         Ok(Server::new(listener, self.into_router(), config))
     }
@@ -274,27 +318,6 @@ impl Gateway {
     pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
         self.bind(addr).await?.run().await
     }
-}
-
-/// Most bytes of an unrouted request's body that are read (and dropped) before the 404.
-const DRAIN_LIMIT: usize = 64 << 20;
-/// Longest time spent draining it.
-const DRAIN_TIME: Duration = Duration::from_secs(10);
-
-/// Reads and drops a body the service will not use (up to [`DRAIN_LIMIT`] bytes and
-/// [`DRAIN_TIME`]), so a client still sending it reads the answer instead of a broken pipe.
-async fn drain(mut body: axum::body::Body) {
-    use http_body_util::BodyExt;
-    let read = async {
-        let mut seen = 0;
-        while seen < DRAIN_LIMIT {
-            match body.frame().await {
-                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
-                _ => break,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }
 
 /// `GET` and `POST` answer; other methods get 405 with the reason.

@@ -1,9 +1,13 @@
 //! The stand-alone server: an accept loop serving the gateway's router over HTTP/1.1, with a
-//! header-read deadline, a head size limit, socket settings from `tcp` and graceful shutdown.
+//! header-read deadline (which also closes idle keep-alive connections), a head size limit,
+//! a response write timeout, a cap on open connections below the open-files limit,
+//! socket settings from `tcp`, graceful shutdown bounded by a grace period (a second signal ends it at
+//! once).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,9 +17,11 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
+use crate::connections;
 use crate::probes::Draining;
 
 /// Connection-level settings; the request-level ones are in the router.
@@ -28,6 +34,10 @@ pub(crate) struct ServerConfig {
     pub drain_delay: Duration,
     /// Set on the shutdown signal; `/readyz` reads it.
     pub draining: Draining,
+    /// Longest a write to a client may make no progress.
+    pub write_timeout: Duration,
+    /// Open connections at most; `None`: from the open-files limit.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -35,7 +45,9 @@ impl Default for ServerConfig {
         Self {
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 32 * 1024,
-            shutdown_grace: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(25),
+            write_timeout: Duration::from_secs(60),
+            max_connections: None,
             drain_delay: Duration::ZERO,
             draining: Draining::default(),
         }
@@ -59,17 +71,32 @@ impl Server {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Serves until SIGTERM or Ctrl-C.
+    /// Serves until SIGTERM or Ctrl-C; a second one ends the grace period at once.
+    ///
+    /// When it returns, handlers that were abandoned at the end of the grace period may still
+    /// run on the blocking pool: a binary should exit the process rather than wait for the
+    /// runtime to finish them (`std::process::exit`).
     pub async fn run(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until_with(shutdown_signal(), shutdown_signal()).await
     }
 
     /// Serves until `shutdown` completes; then stops accepting, lets in-flight requests
     /// finish (up to the shutdown grace) and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        self.run_until_with(shutdown, std::future::pending()).await
+    }
+
+    async fn run_until_with(
+        self,
+        shutdown: impl Future<Output = ()>,
+        again: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let graceful = GracefulShutdown::new();
         let addr = self.local_addr();
-        info!("listening on http://{addr}");
+        let nofile = connections::raise_nofile_limit();
+        let cap = self.config.max_connections.unwrap_or_else(|| connections::default_max_connections(nofile));
+        let slots = Arc::new(Semaphore::new(cap));
+        info!("listening on http://{addr} (at most {cap} connections)");
         let (draining, delay) = (self.config.draining.clone(), self.config.drain_delay);
         let mut shutdown = pin!(async move {
             shutdown.await;
@@ -79,39 +106,70 @@ impl Server {
                 tokio::time::sleep(delay).await;
             }
         });
+        let mut backoff = connections::AcceptBackoff::new();
+        let mut full_logged: Option<std::time::Instant> = None;
         loop {
+            // At the cap, wait for a connection to end: new clients queue in the backlog.
+            let slot = match Arc::clone(&slots).try_acquire_owned() {
+                Ok(s) => s,
+                Err(_) => {
+                    if full_logged.is_none_or(|t| t.elapsed() >= connections::LOG_INTERVAL) {
+                        warn!("{cap} connections open: new ones wait until one ends");
+                        full_logged = Some(std::time::Instant::now());
+                    }
+                    match select(pin!(Arc::clone(&slots).acquire_owned()), shutdown.as_mut()).await {
+                        Either::Left((Ok(s), _)) => s,
+                        _ => break,
+                    }
+                }
+            };
             let accepted = match select(pin!(self.listener.accept()), shutdown.as_mut()).await {
                 Either::Left((accepted, _)) => accepted,
                 Either::Right(((), _)) => break,
             };
             let (stream, _peer) = match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    backoff.succeeded();
+                    a
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: wait, do not spin.
-                    warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(backoff.failed(&e)).await;
                     continue;
                 }
             };
+            // TCP_NODELAY and TCP_QUICKACK (`tcp`); a client that stops reading its answer is
+            // cut after the write timeout, and the answer's memory is freed.
+            let mut stream = tokio_io_timeout::TimeoutStream::new(crate::tcp::Connection::new(stream));
+            stream.set_write_timeout(Some(self.config.write_timeout));
+            let stream = Box::pin(stream);
             let router = self.router.clone();
             let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| router.clone().oneshot(req));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(self.config.header_read_timeout)
                 .max_header_size(self.config.max_header_bytes)
-                .serve_connection(TokioIo::new(crate::tcp::Connection::new(stream)), svc);
+                .serve_connection(TokioIo::new(stream), svc);
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
+                let _slot = slot;
                 if let Err(e) = conn.await {
                     debug!("connection ended: {e}");
                 }
             });
         }
         drop(self.listener);
-        info!("shutting down: no new connections, finishing {} open ones", graceful.count());
-        match tokio::time::timeout(self.config.shutdown_grace, graceful.shutdown()).await {
-            Ok(()) => info!("shutdown complete"),
-            Err(_) => warn!("shutdown grace over, closing open connections"),
+        let grace = self.config.shutdown_grace;
+        info!(
+            "shutting down: no new connections, finishing {} open ones within {} s",
+            graceful.count(),
+            grace.as_secs()
+        );
+        let finished = tokio::time::timeout(grace, graceful.shutdown());
+        match select(pin!(finished), pin!(again)).await {
+            Either::Left((Ok(()), _)) => info!("shutdown complete"),
+            Either::Left((Err(_), _)) => warn!("shutdown grace over, closing open connections"),
+            Either::Right(_) => warn!("second signal: closing open connections now"),
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use arterys_gateway::multipart::content_type::python_bytes_boundary;
 use arterys_gateway::multipart::{
-    boundary_from_content_type, hex, DecodedPart, MultipartBody, MultipartDecoder, OutgoingPart,
+    boundary_from_content_type, hex, DecodedPart, DecoderLimits, MultipartBody, MultipartDecoder, OutgoingPart,
 };
 use bytes::Bytes;
 use http_body::Frame;
@@ -214,7 +214,10 @@ fn pick_decoder(boundary: &str, head: &[u8]) -> Result<(MultipartDecoder, Option
         let note = format!("the server wrote its boundary in Python bytes notation ({boundary}), as the reference did");
         chosen = (if !has(boundary) && has(bare) { bare } else { boundary }, Some(note));
     }
-    let d = MultipartDecoder::new(chosen.0).map_err(|e| e.to_string())?;
+    // An answer may legally hold a part per output (a capture per slice of a large study):
+    // no limit on the count of parts, only a generous one on each part's headers.
+    let limits = DecoderLimits { max_parts: usize::MAX, max_header_bytes: 1 << 20 };
+    let d = MultipartDecoder::new(chosen.0).map_err(|e| e.to_string())?.with_limits(limits);
     Ok((d, chosen.1))
 }
 
@@ -226,8 +229,13 @@ fn quote(name: &str) -> String {
     name.replace(['"', '\r', '\n'], "_")
 }
 
+/// "cannot reach" only when no connection was made; otherwise what broke, and when.
 fn describe_transport(url: &str, e: &hyper_util::client::legacy::Error) -> String {
-    let mut msg = format!("cannot reach {url}: {e}");
+    let mut msg = if e.is_connect() {
+        format!("cannot reach {url}: {e}")
+    } else {
+        format!("the connection to {url} failed before an answer came: {e}")
+    };
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         msg.push_str(&format!(": {s}"));

@@ -52,14 +52,19 @@ struct Cli {
     /// images (the JSON-only studyPath request); -i is then only used for drawing
     #[arg(long = "request_study_path", alias = "request-study-path", value_name = "PATH")]
     request_study_path: Option<String>,
+    /// Seconds to wait for the whole exchange (sending the study and reading the answer);
+    /// no limit when not set
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
     /// Extra key=value pairs for the request JSON (values are strings)
     #[arg(short = 'R', long = "request_options", alias = "request-options", num_args = 1.., value_parser = key_value, value_name = "K=V")]
     request_options: Vec<(String, String)>,
 }
 
 const EXIT_CODES: &str = "Exit status: 0 the answer follows the protocol and every image was drawn; 1 it does not \
-follow the protocol (each violation is printed); 2 bad arguments or nothing to send; 3 the service could not be \
-reached; 4 an input image could not be drawn (each is printed with its reason).";
+follow the protocol (each violation is printed); 2 bad arguments or nothing to send; 3 no answer: the service could \
+not be reached, the connection broke before an answer, or --timeout passed; 4 an input image could not be drawn \
+(each is printed with its reason).";
 
 fn key_value(s: &str) -> Result<(String, String), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} is not key=value"))?;
@@ -151,7 +156,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         dicom: study.instances.iter().map(|i| (file_name(&i.path), i.bytes.clone())).collect(),
         json_only: cli.request_study_path.is_some(),
     };
-    let ex = client::send(request, bar(0, "sending", true)).await.map_err(|e| (3, e))?;
+    let exchange = client::send(request, bar(0, "sending", true));
+    let ex = match cli.timeout {
+        Some(secs) => tokio::time::timeout(std::time::Duration::from_secs(secs), exchange)
+            .await
+            .map_err(|_| (3, format!("no complete answer from {url} within {secs} s (--timeout)")))?,
+        None => exchange.await,
+    }
+    .map_err(|e| (3, e))?;
     let what = match &cli.request_study_path {
         Some(p) => format!("a studyPath request for {p:?}"),
         None => format!("{} images and {} attachments", study.instances.len(), cli.attachments.len()),
@@ -163,6 +175,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         mb(ex.received_bytes),
         ex.elapsed.as_secs_f64()
     );
+    if !(200..300).contains(&ex.status) {
+        let reason = http::StatusCode::from_u16(ex.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let text = ex.text.as_deref().map(str::trim).unwrap_or_default();
+        eprintln!(
+            "the service answered {} {reason}: {}",
+            ex.status,
+            if text.is_empty() { "(no reason given)" } else { text }
+        );
+    }
     for note in &ex.notes {
         println!("note: {note}");
     }
@@ -227,9 +248,11 @@ fn describe_response(r: &InferenceResponse) -> String {
 /// description of what was written and how many input images could not be drawn.
 fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> std::io::Result<(String, usize)> {
     let out = &cli.output;
+    let mut written = Vec::new();
     if let Some(v) = &checked.json_value {
         let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
         std::fs::write(out.join("response.json"), text + "\n")?;
+        written.push("response.json".to_owned());
     }
     let (mut masks, mut dicoms) = (0, 0);
     if let Some(r) = &checked.response {
@@ -268,6 +291,7 @@ fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> s
         checked.json_value.as_ref().unwrap_or(&serde_json::Value::Null),
     );
     std::fs::write(out.join("index.html"), html)?;
+    written.push(format!("{} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()));
     let not_drawn = failures.iter().filter(|f| f.is_image).count();
-    Ok((format!("response.json, {} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()), not_drawn))
+    Ok((written.join(", "), not_drawn))
 }

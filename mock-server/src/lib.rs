@@ -102,7 +102,7 @@ pub fn warm_up(delay: Duration) -> Result<(), String> {
 /// Readiness and every mode on its own route (`/boxes`, `/seg3d`, ...). `/healthcheck` says
 /// `LOADING` until `ready` is set.
 fn modes(ready: Arc<AtomicBool>) -> Gateway {
-    let mut gw = Gateway::new().shutdown_grace(SHUTDOWN_GRACE).readiness(move || {
+    let mut gw = Gateway::new().readiness(move || {
         if ready.load(Ordering::Acquire) {
             Readiness::Ready
         } else {
@@ -115,9 +115,9 @@ fn modes(ready: Arc<AtomicBool>) -> Gateway {
     gw
 }
 
-/// How long in-flight requests may still take after SIGTERM (docker-compose's
-/// `stop_grace_period` must be at least this).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(50);
+/// How long in-flight requests may still take after SIGTERM by default (`--shutdown-grace-secs`;
+/// docker-compose's `stop_grace_period` must be longer).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
 /// The service: `/` answers in `startup` mode, every mode also on its own route.
 pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {

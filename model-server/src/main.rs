@@ -15,6 +15,11 @@ use arterys_model_server::{service, ServerConfig};
 use clap::{Parser, Subcommand};
 use tracing::{error, info};
 
+/// jemalloc, set to hand freed memory back to the OS at once (`return_memory_promptly`); glibc's
+/// malloc kept most of a burst of large studies in its per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Serves the ONNX models of a config file over the Arterys inference protocol.
 ///
 /// The config holds one model (served on `/`) or a list under `models:`, each with its
@@ -49,6 +54,28 @@ struct Cli {
     /// Seconds a request may take before it gets 504 (no limit when not set)
     #[arg(long)]
     handler_timeout_secs: Option<u64>,
+    /// The process's memory budget in MiB: request bodies, decoded images and answers of all
+    /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
+    /// (default: half of the machine's or container's memory)
+    #[arg(long, env = "MODEL_SERVER_MEMORY_BUDGET_MIB")]
+    memory_budget_mib: Option<u64>,
+    /// Seconds in-flight requests may still take after SIGTERM; a second SIGTERM or Ctrl-C
+    /// stops at once (keep below the orchestrator's grace, e.g. compose's stop_grace_period)
+    #[arg(long, default_value_t = 25, env = "MODEL_SERVER_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: u64,
+    /// Slowest request body accepted, in KiB/s averaged after --body-grace-secs (0: no
+    /// minimum); slower gets 408
+    #[arg(long, default_value_t = 16)]
+    min_body_rate_kib: u64,
+    /// Seconds before the minimum body rate applies
+    #[arg(long, default_value_t = 10)]
+    body_grace_secs: u64,
+    /// Seconds a response write may make no progress before the connection is closed
+    #[arg(long, default_value_t = 60)]
+    write_timeout_secs: u64,
+    /// Most open connections (default: from the open-files limit, which is raised at start)
+    #[arg(long)]
+    max_connections: Option<usize>,
     /// Directory below which `studyPath` requests may read studies (off when not set)
     #[arg(long, env = "MODEL_SERVER_STUDY_ROOT")]
     study_root: Option<PathBuf>,
@@ -105,10 +132,11 @@ async fn main() -> ExitCode {
         let args = mlcube::InferArgs { data_path, parameters_file, output_path, config: config.or(cli.config) };
         return tokio::task::spawn_blocking(move || run_infer(args)).await.unwrap_or(ExitCode::FAILURE);
     }
-    let Some(config_path) = cli.config else {
+    let Some(config_path) = cli.config.clone() else {
         eprintln!("model-server: --config is required");
         return ExitCode::from(2);
     };
+    let background_purge = return_memory_promptly();
     let logging = if cli.logging_config.exists() {
         arterys_gateway::logging::init_from_file(&cli.logging_config)
     } else if cli.logging_config.as_os_str() == "logging.yaml" {
@@ -135,6 +163,7 @@ async fn main() -> ExitCode {
         .max_concurrent_inferences(cli.max_concurrent.max(1))
         .body_limit(cli.body_limit_mib << 20);
     gw = service::routes(gw, &slots);
+    gw = transport(gw, &cli);
     if let Some(root) = &cli.study_root {
         // Canonical here: a merged router (MONAI Label) skips the gateway's own bind.
         gw = gw.study_root(root.canonicalize().unwrap_or_else(|_| root.clone()));
@@ -174,6 +203,9 @@ async fn main() -> ExitCode {
             }
         }
     };
+    if let Err(e) = background_purge {
+        tracing::warn!("freed memory may return to the OS late: {e}");
+    }
     let watched = slots.clone();
     let startup = tokio::task::spawn_blocking(move || service::load_all(config, &slots));
     tokio::pin!(serving);
@@ -194,17 +226,48 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        result = &mut serving => return exit_of(result),
+        result = &mut serving => exit_of(result),
     }
     exit_of(serving.await)
 }
 
-fn exit_of(result: std::io::Result<()>) -> ExitCode {
+/// Exits the process: handlers abandoned at the end of the shutdown grace may still run on
+/// the blocking pool, and returning from `main` would wait for them.
+fn exit_of(result: std::io::Result<()>) -> ! {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => std::process::exit(0),
         Err(e) => {
             error!("server failed: {e}");
-            ExitCode::FAILURE
+            std::process::exit(1)
         }
     }
+}
+
+/// The transport flags: memory budget, body rate, write timeout, connections, shutdown grace.
+fn transport(mut gw: Gateway, cli: &Cli) -> Gateway {
+    if let Some(mib) = cli.memory_budget_mib {
+        gw = gw.memory_budget(arterys_gateway::budget::MemoryBudget::from_mib(mib));
+    }
+    if let Some(n) = cli.max_connections {
+        gw = gw.max_connections(n);
+    }
+    gw.shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
+        .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
+        .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
+}
+
+/// Freed pages go back to the OS at once (jemalloc's background thread does the rest), so the
+/// memory budget's free room is free in the OS's eyes too; without this a burst's freed
+/// memory stayed resident, and the next burst's RSS went past the budget.
+fn return_memory_promptly() -> Result<(), tikv_jemalloc_ctl::Error> {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    b"arenas.dirty_decay_ms\0".name().write(0isize)?;
+    b"arenas.muzzy_decay_ms\0".name().write(0isize)?;
+    // The arenas made already keep the values they were made with; the others do not exist
+    // yet (the call fails for them) and will take the new defaults.
+    for i in 0..tikv_jemalloc_ctl::arenas::narenas::read()? {
+        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(0isize);
+        let _ = format!("arena.{i}.muzzy_decay_ms\0").as_bytes().name().write(0isize);
+    }
+    tikv_jemalloc_ctl::background_thread::write(true)
 }

@@ -53,10 +53,21 @@ impl MockServer {
 
     /// Starts the binary from `dir` (where it finds its `logging.yaml`).
     pub fn spawn_in(args: &[&str], dir: &str) -> Self {
+        Self::spawn_with(Command::new(env!("CARGO_BIN_EXE_mock-server")), args, dir)
+    }
+
+    /// Starts the binary with its open-files limit (soft and hard) set to `nofile`.
+    pub fn spawn_with_nofile(args: &[&str], nofile: u32) -> Self {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_mock-server")]);
+        Self::spawn_with(sh, args, concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    fn spawn_with(mut cmd: Command, args: &[&str], dir: &str) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("mock-server-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        let child = cmd
             .args(args)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(dir)
@@ -77,7 +88,7 @@ impl MockServer {
         Self::ready(Self::spawn_in(args, dir)).await
     }
 
-    async fn ready(s: Self) -> Self {
+    pub async fn ready(s: Self) -> Self {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(r) = s.try_get("/healthcheck").await {
@@ -97,10 +108,19 @@ impl MockServer {
 
     /// Resident memory in KiB.
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Peak resident memory in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|s| {
-                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             })
             .unwrap_or(0)
     }
