@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use arterys_gateway::{InferenceResponse, MaskShape};
-use arterys_inference_test_tool::output::{bar, file_name, render_pngs};
-use arterys_inference_test_tool::{check, client, gallery, input, npy};
+use arterys_inference_test_tool::output::{bar, file_name};
+use arterys_inference_test_tool::{check, client, input, manifest, write};
 use bytes::Bytes;
 use clap::Parser;
 
@@ -167,14 +167,31 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
     let checked = check::check(&ex, &study);
 
-    std::fs::create_dir_all(&cli.output).map_err(|e| (2, format!("creating {}: {e}", cli.output.display())))?;
-    let written =
-        write_outputs(&cli, &study, &checked).map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
+    let replaced = manifest::prepare(&cli.output).map_err(|e| (2, format!("output folder: {e}")))?;
+    if replaced > 0 {
+        println!("replacing the {replaced} files of an earlier run in {}", cli.output.display());
+    }
+    let target = format!("http://{}:{}{}", cli.host, cli.port, cli.route);
+    let written = write::write_outputs(&cli.output, &target, &study, &checked, &ex, cli.include_label_plots)
+        .and_then(|w| manifest::record(&cli.output).map(|_| w))
+        .map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
 
     if let Some(r) = &checked.response {
         println!("received: {}", describe_response(r));
     }
-    println!("wrote {} to {}", written, cli.output.display());
+    for w in &written.warnings {
+        println!("DICOM conformance warning: {w}");
+    }
+    for (heading, lines) in &written.outputs {
+        println!("DICOM output: {heading}");
+        for line in lines {
+            println!("    {line}");
+        }
+    }
+    for f in &written.failures {
+        eprintln!("not drawn: {f}");
+    }
+    println!("wrote {} to {}", written.description, cli.output.display());
     if checked.violations.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -217,52 +234,4 @@ fn describe_response(r: &InferenceResponse) -> String {
     } else {
         out.join(", ")
     }
-}
-
-/// Writes response.json, the masks, the DICOM outputs, the PNGs and index.html. Returns a
-/// description of what was written.
-fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> std::io::Result<String> {
-    let out = &cli.output;
-    if let Some(v) = &checked.json_value {
-        let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-        std::fs::write(out.join("response.json"), text + "\n")?;
-    }
-    let (mut masks, mut dicoms) = (0, 0);
-    if let Some(r) = &checked.response {
-        for (n, (p, buf)) in r.json().parts.iter().zip(r.buffers()).enumerate() {
-            if p.binary_type.is_dicom() {
-                std::fs::write(out.join(format!("sc_{n}.dcm")), buf)?;
-                dicoms += 1;
-            } else if p.binary_type.is_mask() {
-                let shape: Vec<usize> = match p.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) {
-                    Some(s) if s.voxel_count() == Some(buf.len()) => match s.dims() {
-                        (_, _, h, w) if s.is_image() => vec![h as usize, w as usize],
-                        (t, d, h, w) => vec![t as usize, d as usize, h as usize, w as usize],
-                    },
-                    _ => vec![buf.len()],
-                };
-                std::fs::write(out.join(format!("output_masks_{n}.npy")), npy::npy_u8(&shape, buf))?;
-                masks += 1;
-            }
-        }
-    }
-    let (items, failures) = render_pngs(study, checked.response.as_ref(), &cli.output, cli.include_label_plots)?;
-    for f in &failures {
-        eprintln!("not drawn: {f}");
-    }
-    let mut summary = vec![
-        format!("{} images sent to http://{}:{}{}", study.instances.len(), cli.host, cli.port, cli.route),
-        format!("{} PNGs, {masks} masks, {dicoms} DICOM outputs", items.len()),
-    ];
-    summary.extend(failures.iter().map(|f| format!("not drawn: {f}")));
-    summary.extend(study.skipped.iter().map(|(p, r)| format!("skipped {}: {r}", p.display())));
-    let html = gallery::index_html(
-        "Inference results",
-        &summary,
-        &checked.violations,
-        &items,
-        checked.json_value.as_ref().unwrap_or(&serde_json::Value::Null),
-    );
-    std::fs::write(out.join("index.html"), html)?;
-    Ok(format!("response.json, {} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()))
 }
