@@ -20,6 +20,18 @@ pub enum OutputKind {
     Other(String),
 }
 
+impl OutputKind {
+    /// What it is, in words.
+    pub fn name(&self) -> String {
+        match self {
+            OutputKind::Image => "image (secondary capture)".to_owned(),
+            OutputKind::StructuredReport => "structured report".to_owned(),
+            OutputKind::PresentationState => "presentation state".to_owned(),
+            OutputKind::Other(class) => format!("DICOM object of SOP Class {class}"),
+        }
+    }
+}
+
 /// A graphic of a presentation state, in image pixel coordinates (or fractions of the image
 /// when `display` is set).
 #[derive(Debug, Clone, PartialEq)]

@@ -37,13 +37,14 @@ pub fn response_hash(ex: &Exchange) -> Option<String> {
     Some(arterys_gateway::multipart::hex(&h.finalize()))
 }
 
-/// Failed `dicomConformance` checks: `part N (label): description`.
+/// Failed `dicomConformance` checks: `part N (label, series S): check not met: description`.
 pub fn conformance_warnings(r: &InferenceResponse) -> Vec<String> {
     let mut out = Vec::new();
     for (n, p) in r.json().parts.iter().enumerate() {
         for c in p.dicom_conformance.iter().flat_map(|c| &c.recommended).filter(|c| !c.compliant) {
             let series = p.series_instance_uid.as_deref().map(|s| format!(", series {s}")).unwrap_or_default();
-            out.push(format!("part {n} ({}{series}): {}", p.label.as_deref().unwrap_or("no label"), c.description));
+            let label = p.label.as_deref().unwrap_or("no label");
+            out.push(format!("part {n} ({label}{series}): check not met: {}", c.description));
         }
     }
     out
@@ -133,7 +134,7 @@ pub fn write_outputs(
             if o.kind == OutputKind::PresentationState {
                 lines.push(format!("{} annotated images, drawn on their PNGs", o.annotations.len()));
             }
-            (format!("{} ({:?}) -> {}", o.label, o.kind, o.file_name), lines)
+            (format!("{} ({}) -> {}", o.label, o.kind.name(), o.file_name), lines)
         })
         .collect();
     Ok(Written {

@@ -223,12 +223,7 @@ pub fn index_html(page: &Page<'_>) -> String {
 fn outputs_html(html: &mut String, entry: &OutputEntry) {
     let o = &entry.output;
     let file = escape(&url_path(&o.file_name));
-    let what = match &o.kind {
-        OutputKind::Image => "image (secondary capture)".to_owned(),
-        OutputKind::StructuredReport => "structured report".to_owned(),
-        OutputKind::PresentationState => "presentation state".to_owned(),
-        OutputKind::Other(class) => format!("DICOM object of SOP Class {class}"),
-    };
+    let what = o.kind.name();
     let _ = writeln!(
         html,
         "<h3>{}: {} (<a href=\"{file}\">{}</a>)</h3>",
