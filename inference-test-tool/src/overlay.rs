@@ -179,7 +179,8 @@ pub fn draw_scene(canvas: &mut Canvas, scene: &Scene<'_>, instance: usize, frame
     }
 }
 
-/// Writes each label's name at the centre of its region.
+/// Writes each label's name at the top of its region (nested regions such as rings share a
+/// centre, their tops differ), centred on the region's pixels in that row.
 fn label_names(
     canvas: &mut Canvas,
     slice: &[u8],
@@ -188,18 +189,23 @@ fn label_names(
     zoom: f64,
 ) {
     let Some(names) = names else { return };
-    let mut sums = [(0u64, 0u64, 0u64); 256];
+    let w = w as usize;
+    // Per value: (top row, sum of x on that row, count on that row).
+    let mut tops: [Option<(usize, usize, usize)>; 256] = [None; 256];
     for (i, &v) in slice.iter().enumerate() {
-        if v != 0 {
-            let s = &mut sums[usize::from(v)];
-            *s = (s.0 + (i % w as usize) as u64, s.1 + (i / w as usize) as u64, s.2 + 1);
+        let (x, y) = (i % w.max(1), i / w.max(1));
+        let t = &mut tops[usize::from(v)];
+        match t {
+            Some((row, sx, n)) if *row == y => *t = Some((*row, *sx + x, *n + 1)),
+            None => *t = Some((y, x, 1)),
+            Some(_) => {}
         }
     }
-    for (v, &(sx, sy, n)) in sums.iter().enumerate().filter(|(_, s)| s.2 > 0) {
-        let Some(name) = names.get(&v.to_string()) else { continue };
-        let (x, y) = ((sx / n) as f64 * zoom, (sy / n) as f64 * zoom);
-        let (tw, th) = Canvas::text_size(name, 1);
-        canvas.text(x as i64 - i64::from(tw / 2), y as i64 - i64::from(th / 2), name, [255, 255, 255], 1);
+    for (v, top) in tops.iter().enumerate().skip(1) {
+        let (Some((row, sx, n)), Some(name)) = (top, names.get(&v.to_string())) else { continue };
+        let (x, y) = ((*sx / *n) as f64 * zoom, *row as f64 * zoom);
+        let (tw, _) = Canvas::text_size(name, 1);
+        canvas.text(x as i64 - i64::from(tw / 2), y as i64, name, [255, 255, 255], 1);
     }
 }
 

@@ -296,6 +296,10 @@ fn presentation_state(
     part10(obj, uids::GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE, &sop).map(Some)
 }
 
+/// Makes one series' output from the request, the study, the series' slices and its UID
+/// (`None` when the series has no image).
+type Builder = fn(&InferenceInput, &Study, &[usize], &str) -> Result<Option<Vec<u8>>, HandlerError>;
+
 /// One DICOM output per series with images, made by `build` and sent as `kind`.
 fn per_series(
     input: &InferenceInput,
@@ -303,7 +307,7 @@ fn per_series(
     r: &mut InferenceResponse,
     kind: BinaryType,
     label: &str,
-    build: fn(&InferenceInput, &Study, &[usize], &str) -> Result<Option<Vec<u8>>, HandlerError>,
+    build: Builder,
 ) -> Result<(), HandlerError> {
     for s in study.image_series() {
         let Some(slices) = s.timepoints.first() else { continue };
