@@ -16,8 +16,8 @@ use clap::Parser;
 /// grouped by series and sorted along the slice normal, and sent as one multipart/related
 /// request. The answer is checked against the protocol (any violation is reported and the exit
 /// status is 1) and written to OUTPUT: response.json, one PNG per image and frame with the
-/// results drawn on it, the masks as .npy, DICOM outputs as .dcm, and index.html to browse it
-/// all.
+/// results drawn on it (thumbnails in thumbs/), the masks as .npy, DICOM outputs as .dcm, and
+/// index.html to browse it all. Conformance warnings and structured reports are printed too.
 #[derive(Debug, Parser)]
 #[command(name = "send-inference-request", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -33,7 +33,8 @@ struct Cli {
     /// Port of the inference service
     #[arg(short, long, default_value_t = 8900)]
     port: u16,
-    /// Folder for the results (created if needed)
+    /// Folder for the results (created if needed); an earlier run's files in it are replaced,
+    /// other files are left alone
     #[arg(short, long, default_value = "output")]
     output: PathBuf,
     /// Files sent as attachments before the images (e.g. a license file)
