@@ -277,3 +277,85 @@ fn image_ref(r: &InMemDicomObject) -> Option<(String, Vec<u32>)> {
     let frames = floats(r, tags::REFERENCED_FRAME_NUMBER).into_iter().filter(|f| *f >= 1.0).map(|f| f as u32).collect();
     Some((uid, frames))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use arterys_gateway::InferenceInput;
+    use arterys_mock_server::Mode;
+
+    fn answer(mode: Mode) -> (InferenceResponse, Vec<String>) {
+        let series = "1.2.826.0.1.3680043.10.543.7";
+        let slices: Vec<_> =
+            (0..3).map(|i| arterys_gateway::dicom::synthetic::ct_slice(series, i, 64, 48).unwrap()).collect();
+        let uids = (1..=3).map(|i| format!("{series}.{i}")).collect();
+        let input = InferenceInput::from_dicom(Default::default(), slices.into_iter().map(bytes::Bytes::from));
+        (arterys_mock_server::answer(mode, input).unwrap(), uids)
+    }
+
+    #[test]
+    fn a_presentation_state_is_read_per_referenced_image() {
+        let (r, uids) = answer(Mode::Gsps);
+        let outputs = read_outputs(&r);
+        assert_eq!(outputs.len(), 1);
+        let o = &outputs[0].0;
+        assert_eq!(
+            (o.kind.clone(), o.file_name.as_str(), o.problem.as_ref()),
+            (OutputKind::PresentationState, "gsps_0.dcm", None)
+        );
+        let mut annotated: Vec<&str> = o.annotations.iter().map(|a| a.sop_instance_uid.as_str()).collect();
+        annotated.sort();
+        assert_eq!(annotated, uids.iter().map(String::as_str).collect::<Vec<_>>());
+        let a = &o.annotations[0];
+        let kinds: Vec<&str> = a.graphics.iter().map(|g| g.kind.as_str()).collect();
+        assert_eq!(kinds, ["POLYLINE", "CIRCLE"]);
+        // The diamond around the middle quarter of a 48-column, 64-row image, closed.
+        assert_eq!(a.graphics[0].points, [[24.0, 16.0], [36.0, 32.0], [24.0, 48.0], [12.0, 32.0], [24.0, 16.0]]);
+        assert_eq!(a.texts[0].text, "Mock finding");
+    }
+
+    #[test]
+    fn a_report_is_listed_item_by_item() {
+        let (r, uids) = answer(Mode::StructuredReport);
+        let outputs = read_outputs(&r);
+        let o = &outputs[0].0;
+        assert_eq!(o.kind, OutputKind::StructuredReport);
+        assert_eq!(o.report[0], "Imaging Measurement Report");
+        assert!(o.report.contains(&"      Finding: Lesion".to_owned()), "{:#?}", o.report);
+        // 24 px across the middle slice at the synthetic slices' 0.7 mm Pixel Spacing.
+        assert!(o.report.contains(&"      Length: 16.80 mm".to_owned()), "{:#?}", o.report);
+        assert!(o.report.iter().any(|l| l.ends_with(&format!("image {}", uids[1]))), "{:#?}", o.report);
+    }
+
+    #[test]
+    fn graphics_in_display_units_and_ellipses_are_drawn() {
+        use crate::draw::Canvas;
+        let a = Annotation {
+            sop_instance_uid: "1".into(),
+            frames: vec![],
+            graphics: vec![
+                Graphic { kind: "POLYLINE".into(), points: vec![[0.1, 0.5], [0.9, 0.5]], display: true },
+                Graphic {
+                    kind: "ELLIPSE".into(),
+                    points: vec![[10.0, 30.0], [30.0, 30.0], [20.0, 25.0], [20.0, 35.0]],
+                    display: false,
+                },
+            ],
+            texts: vec![],
+        };
+        let mut c = Canvas::new(100, 60, vec![0; 100 * 60 * 3]);
+        crate::gsps::draw_annotation(&mut c, &a, (100, 60), 1.0, 1, 1);
+        let orange = crate::gsps::GSPS_COLOR;
+        // DISPLAY: a line across 10%..90% of the width at half the height.
+        assert_eq!(c.get(50, 30), orange);
+        assert_eq!(c.get(5, 30), [0, 0, 0]);
+        assert_eq!(c.get(95, 30), [0, 0, 0]);
+        // The ellipse: the top and bottom of its minor axis, not its centre or beyond.
+        assert_eq!(c.get(20, 25), orange);
+        assert_eq!(c.get(20, 35), orange);
+        assert_eq!(c.get(20, 22), [0, 0, 0]);
+        assert_eq!(c.get(20, 38), [0, 0, 0]);
+    }
+}
