@@ -193,13 +193,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         eprintln!("not drawn: {f}");
     }
     println!("wrote {} to {}", written.description, cli.output.display());
-    if checked.violations.is_empty() {
+    let violations: Vec<&String> = checked.violations.iter().chain(&written.violations).collect();
+    if violations.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        for v in &checked.violations {
+        for v in &violations {
             eprintln!("protocol violation: {v}");
         }
-        eprintln!("{} protocol violation(s)", checked.violations.len());
+        eprintln!("{} protocol violation(s)", violations.len());
         Ok(ExitCode::from(1))
     }
 }

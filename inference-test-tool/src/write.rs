@@ -25,6 +25,38 @@ pub struct Written {
     pub warnings: Vec<String>,
     /// The DICOM outputs, each as a heading and its content lines (a report's items).
     pub outputs: Vec<(String, Vec<String>)>,
+    /// Protocol violations found in the DICOM outputs (unreadable, or annotating images that
+    /// were not sent).
+    pub violations: Vec<String>,
+}
+
+/// What is wrong with the DICOM outputs: unreadable files, presentation states annotating
+/// images that were not sent.
+fn output_violations(entries: &[OutputEntry], study: &Study) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in entries {
+        let o = &e.output;
+        out.extend(o.problem.clone());
+        if study.instances.is_empty() {
+            continue; // studyPath requests: the tool does not know the images.
+        }
+        let mut unknown: Vec<&str> = o
+            .annotations
+            .iter()
+            .map(|a| a.sop_instance_uid.as_str())
+            .filter(|uid| !study.instances.iter().any(|i| i.info.sop_instance_uid == *uid))
+            .collect();
+        unknown.dedup();
+        if let Some(first) = unknown.first() {
+            out.push(format!(
+                "part {} ({}) annotates {} image(s) that were not sent, e.g. {first}",
+                o.part,
+                o.file_name,
+                unknown.len()
+            ));
+        }
+    }
+    out
 }
 
 /// SHA-256 of the answer's part bodies in order (hex), when it was multipart.
@@ -90,6 +122,8 @@ pub fn write_outputs(
         }
     }
     let (items, failures) = render_pngs(study, checked.response.as_ref(), out, labels)?;
+    let extra = output_violations(&entries, study);
+    let violations: Vec<String> = checked.violations.iter().chain(&extra).cloned().collect();
     let warnings = checked.response.as_ref().map(conformance_warnings).unwrap_or_default();
     let mut hashes = vec![("request SHA-256".to_owned(), ex.input_hash.clone())];
     if let Some(h) = response_hash(ex) {
@@ -114,7 +148,7 @@ pub fn write_outputs(
         title: "Inference results",
         summary: &summary,
         hashes: &hashes,
-        violations: &checked.violations,
+        violations: &violations,
         warnings: &warnings,
         items: &items,
         series_titles: &titles,
@@ -142,6 +176,7 @@ pub fn write_outputs(
         failures,
         warnings,
         outputs,
+        violations: extra,
     })
 }
 

@@ -225,3 +225,42 @@ async fn a_second_run_replaces_the_first_and_leaves_other_files_alone() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), before);
     assert!(out.join("mine.png").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_or_misdirected_dicom_outputs_fail_the_run() {
+    use arterys_gateway::{BinaryType, Gateway, InferenceInput, InferenceResponse};
+    // A presentation state made for another study (synthetic slices), and a file that is not DICOM.
+    let other: Vec<bytes::Bytes> = (0..2)
+        .map(|i| arterys_gateway::dicom::synthetic::ct_slice("1.2.826.0.1.3680043.10.543.9", i, 32, 32).unwrap().into())
+        .collect();
+    let misdirected =
+        arterys_mock_server::answer(Mode::Gsps, InferenceInput::from_dicom(Default::default(), other)).unwrap();
+    let server = Gateway::new()
+        .route("/misdirected", move |_| Ok(misdirected.clone()))
+        .route("/garbage", |_| {
+            // A Part 10 preamble, then no valid meta group.
+            let mut file = vec![0u8; 128];
+            file.extend_from_slice(b"DICMnot a meta group");
+            let mut r = InferenceResponse::new();
+            r.add_dicom_output(BinaryType::DicomStructuredReport, "Broken report", None, file)
+                .map_err(arterys_gateway::HandlerError::internal)?;
+            Ok(r)
+        })
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    let input = test_dicom("arterys/test_3d");
+    for (route, expected) in [
+        ("/misdirected", "part 0 (gsps_0.dcm) annotates 2 image(s) that were not sent"),
+        ("/garbage", "part 0 (dicom_structured_report) is not readable DICOM"),
+    ] {
+        let out = out_dir(route.trim_start_matches('/'));
+        let o = tool(addr, &["-i", input.to_str().unwrap(), "-r", route], &out).await;
+        assert_eq!(o.status.code(), Some(1), "{route}: {}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(expected), "{route}: {}", text(&o));
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(html.contains("Violations (1)"), "{route}: the gallery names it");
+    }
+}
