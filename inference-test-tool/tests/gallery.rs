@@ -213,6 +213,14 @@ async fn a_second_run_replaces_the_first_and_leaves_other_files_alone() {
         assert!(out.join("thumbs").join(pngs.iter().find(|p| p.ends_with(&format!("_{name}.png"))).unwrap()).exists());
     }
     assert_eq!(std::fs::read_dir(out.join("thumbs")).unwrap().count(), 3, "no stale thumbnail");
+    // 1024-px images shown at 320 px: the box is drawn on the thumbnail at 2 px, so its
+    // edges survive (a 3-px line scaled down by 3.2 would not).
+    for p in &pngs {
+        let thumb = image::open(out.join("thumbs").join(p)).unwrap().to_rgb8();
+        assert_eq!((thumb.width(), thumb.height()), (320, 320));
+        let red = thumb.pixels().filter(|p| p.0 == [255, 0, 0]).count();
+        assert!(red > 4 * 80 * 2 - 20, "{p}: the box's four 80-px edges, 2 px wide: {red} red pixels");
+    }
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine", "a user's file stays");
 
     // A file like the tool's outputs that no run recorded: refused, nothing removed.
