@@ -30,6 +30,9 @@ pub enum OutputDirError {
 
 /// Whether `rel` (relative to the output folder) is a name the tool writes.
 fn is_tool_output(rel: &str) -> bool {
+    if rel.starts_with('/') {
+        return false;
+    }
     let top = !rel.contains('/');
     let ext = |e: &str| rel.ends_with(e);
     rel == "response.json"
@@ -66,7 +69,8 @@ fn files(dir: &Path) -> std::io::Result<Vec<String>> {
 
 fn recorded(dir: &Path) -> std::io::Result<Vec<String>> {
     match std::fs::read_to_string(dir.join(MANIFEST)) {
-        Ok(text) => Ok(text.lines().filter(|l| !l.is_empty() && !l.contains("..")).map(str::to_owned).collect()),
+        // Only names the tool writes, inside the folder: an edited manifest removes nothing else.
+        Ok(text) => Ok(text.lines().filter(|l| is_tool_output(l) && !l.contains("..")).map(str::to_owned).collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }
@@ -107,4 +111,32 @@ pub fn record(dir: &Path) -> std::io::Result<usize> {
     let written: Vec<String> = files(dir)?.into_iter().filter(|f| is_tool_output(f)).collect();
     std::fs::write(dir.join(MANIFEST), written.join("\n") + "\n")?;
     Ok(written.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_edited_manifest_removes_nothing_outside_the_folder_or_not_the_tools() {
+        let root = std::env::temp_dir().join(format!("manifest-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let out = root.join("out");
+        std::fs::create_dir_all(out.join("thumbs")).unwrap();
+        for f in ["victim.png", "out/notes.txt", "out/0_a.dcm.png", "out/thumbs/0_a.dcm.png"] {
+            std::fs::write(root.join(f), "x").unwrap();
+        }
+        let victim = root.join("victim.png");
+        let lines = format!(
+            "../victim.png\n{}\nnotes.txt\nthumbs/../../victim.png\n0_a.dcm.png\nthumbs/0_a.dcm.png\n",
+            victim.display()
+        );
+        std::fs::write(out.join(MANIFEST), lines).unwrap();
+        assert_eq!(prepare(&out).unwrap(), 2);
+        assert!(victim.exists() && out.join("notes.txt").exists());
+        assert!(!out.join("0_a.dcm.png").exists() && !out.join("thumbs").exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -61,12 +61,16 @@ fn text_lines(text: &str) -> impl Iterator<Item = &str> {
 pub fn wrap(text: &str, scale: u32, max_width: u32) -> Vec<String> {
     let (pad, _, px) = metrics(scale);
     let limit = max_width.saturating_sub(2 * pad) as f32;
+    if limit <= 0.0 {
+        // No room at all: one character per line would help no one.
+        return text_lines(text).map(str::to_owned).collect();
+    }
     let mut out = Vec::new();
     for line in text_lines(text) {
         let mut current = String::new();
         for word in line.split(' ') {
             let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
-            if line_width(&candidate, px) <= limit || candidate == word && current.is_empty() && limit <= 0.0 {
+            if line_width(&candidate, px) <= limit {
                 current = candidate;
                 continue;
             }
