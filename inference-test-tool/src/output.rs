@@ -94,18 +94,23 @@ fn caption(inst: &crate::input::Instance, h: &Header, frame: usize, frames: usiz
     format!("{}\n{}", first.join(" \u{b7} "), file_name(&inst.path))
 }
 
-/// A frame scaled to the thumbnail size (smoothly down, in blocks up).
+/// A frame scaled to the thumbnail size, and the zoom.
 fn thumbnail_canvas(frame: &arterys_gateway::dicom::display::DisplayFrame) -> (Canvas, f64) {
     let zoom = f64::from(THUMBNAIL) / f64::from(frame.width.max(frame.height).max(1));
     let (w, h) = (
         ((f64::from(frame.width) * zoom).round() as u32).max(1),
         ((f64::from(frame.height) * zoom).round() as u32).max(1),
     );
-    let filter = if zoom < 1.0 { FilterType::Triangle } else { FilterType::Nearest };
-    match image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.clone()) {
-        Some(img) => (Canvas::new(w, h, image::imageops::resize(&img, w, h, filter).into_raw()), zoom),
-        None => (Canvas::new(w, h, Vec::new()), zoom),
-    }
+    let Some(img) = image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.clone()) else {
+        return (Canvas::new(w, h, Vec::new()), zoom);
+    };
+    // Area averaging down (a third of the time of a triangle filter, as smooth), blocks up.
+    let small = if zoom < 1.0 {
+        image::imageops::thumbnail(&img, w, h)
+    } else {
+        image::imageops::resize(&img, w, h, FilterType::Nearest)
+    };
+    (Canvas::new(w, h, small.into_raw()), zoom)
 }
 
 /// Renders every image (every frame) with its results, in parallel: a full-size PNG each and
