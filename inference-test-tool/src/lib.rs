@@ -1,13 +1,17 @@
 //! The pieces of `send-inference-request`, usable on their own (the benchmarks time them):
 //! loading and ordering a study ([`input`]), the streaming client ([`client`]), the protocol
-//! checks ([`check`]), drawing results ([`draw`], [`overlay`]) and writing them ([`output`],
-//! [`npy`], [`gallery`]).
+//! checks ([`check`]), reading DICOM outputs ([`outputs`]), drawing results ([`draw`], [`overlay`],
+//! [`gsps`]) and writing them ([`output`], [`npy`], [`gallery`], [`manifest`]).
 
 pub mod check;
 pub mod client;
 pub mod draw;
 pub mod gallery;
+pub mod gsps;
 pub mod input;
+pub mod manifest;
 pub mod npy;
 pub mod output;
+pub mod outputs;
 pub mod overlay;
+pub mod write;

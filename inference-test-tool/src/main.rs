@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use arterys_gateway::{InferenceResponse, MaskShape};
-use arterys_inference_test_tool::output::{bar, file_name, render_pngs};
-use arterys_inference_test_tool::{check, client, gallery, input, npy};
+use arterys_inference_test_tool::output::{bar, file_name};
+use arterys_inference_test_tool::{check, client, input, manifest, write};
 use bytes::Bytes;
 use clap::Parser;
 
@@ -16,8 +16,8 @@ use clap::Parser;
 /// grouped by series and sorted along the slice normal, and sent as one multipart/related
 /// request. The answer is checked against the protocol (any violation is reported and the exit
 /// status is 1) and written to OUTPUT: response.json, one PNG per image and frame with the
-/// results drawn on it, the masks as .npy, DICOM outputs as .dcm, and index.html to browse it
-/// all.
+/// results drawn on it (thumbnails in thumbs/), the masks as .npy, DICOM outputs as .dcm, and
+/// index.html to browse it all. Conformance warnings and structured reports are printed too.
 #[derive(Debug, Parser)]
 #[command(name = "send-inference-request", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -33,7 +33,8 @@ struct Cli {
     /// Port of the inference service
     #[arg(short, long, default_value_t = 8900)]
     port: u16,
-    /// Folder for the results (created if needed)
+    /// Folder for the results (created if needed); an earlier run's files in it are replaced,
+    /// other files are left alone
     #[arg(short, long, default_value = "output")]
     output: PathBuf,
     /// Files sent as attachments before the images (e.g. a license file)
@@ -189,24 +190,43 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
     let checked = check::check(&ex, &study);
 
-    std::fs::create_dir_all(&cli.output).map_err(|e| (2, format!("creating {}: {e}", cli.output.display())))?;
-    let (written, not_drawn) =
-        write_outputs(&cli, &study, &checked).map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
+    let replaced = manifest::prepare(&cli.output).map_err(|e| (2, format!("output folder: {e}")))?;
+    if replaced > 0 {
+        println!("replacing the {replaced} files of an earlier run in {}", cli.output.display());
+    }
+    let target = format!("http://{}:{}{}", cli.host, cli.port, cli.route);
+    let written = write::write_outputs(&cli.output, &target, &study, &checked, &ex, cli.include_label_plots)
+        .and_then(|w| manifest::record(&cli.output).map(|_| w))
+        .map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
 
     if let Some(r) = &checked.response {
         println!("received: {}", describe_response(r));
     }
-    println!("wrote {} to {}", written, cli.output.display());
+    for w in &written.warnings {
+        println!("DICOM conformance warning: {w}");
+    }
+    for (heading, lines) in &written.outputs {
+        println!("DICOM output: {heading}");
+        for line in lines {
+            println!("    {line}");
+        }
+    }
+    for f in &written.failures {
+        eprintln!("not drawn: {f}");
+    }
+    println!("wrote {} to {}", written.description, cli.output.display());
+    let not_drawn = written.failures.iter().filter(|f| f.is_image).count();
     if not_drawn > 0 {
         eprintln!("{not_drawn} image(s) could not be drawn");
     }
-    if checked.violations.is_empty() {
+    let violations: Vec<&String> = checked.violations.iter().chain(&written.violations).collect();
+    if violations.is_empty() {
         Ok(if not_drawn > 0 { ExitCode::from(4) } else { ExitCode::SUCCESS })
     } else {
-        for v in &checked.violations {
+        for v in &violations {
             eprintln!("protocol violation: {v}");
         }
-        eprintln!("{} protocol violation(s)", checked.violations.len());
+        eprintln!("{} protocol violation(s)", violations.len());
         Ok(ExitCode::from(1))
     }
 }
@@ -242,56 +262,4 @@ fn describe_response(r: &InferenceResponse) -> String {
     } else {
         out.join(", ")
     }
-}
-
-/// Writes response.json, the masks, the DICOM outputs, the PNGs and index.html. Returns a
-/// description of what was written and how many input images could not be drawn.
-fn write_outputs(cli: &Cli, study: &input::Study, checked: &check::Checked) -> std::io::Result<(String, usize)> {
-    let out = &cli.output;
-    let mut written = Vec::new();
-    if let Some(v) = &checked.json_value {
-        let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-        std::fs::write(out.join("response.json"), text + "\n")?;
-        written.push("response.json".to_owned());
-    }
-    let (mut masks, mut dicoms) = (0, 0);
-    if let Some(r) = &checked.response {
-        for (n, (p, buf)) in r.json().parts.iter().zip(r.buffers()).enumerate() {
-            if p.binary_type.is_dicom() {
-                std::fs::write(out.join(format!("sc_{n}.dcm")), buf)?;
-                dicoms += 1;
-            } else if p.binary_type.is_mask() {
-                let shape: Vec<usize> = match p.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) {
-                    Some(s) if s.voxel_count() == Some(buf.len()) => match s.dims() {
-                        (_, _, h, w) if s.is_image() => vec![h as usize, w as usize],
-                        (t, d, h, w) => vec![t as usize, d as usize, h as usize, w as usize],
-                    },
-                    _ => vec![buf.len()],
-                };
-                std::fs::write(out.join(format!("output_masks_{n}.npy")), npy::npy_u8(&shape, buf))?;
-                masks += 1;
-            }
-        }
-    }
-    let (items, failures) = render_pngs(study, checked.response.as_ref(), &cli.output, cli.include_label_plots)?;
-    for f in &failures {
-        eprintln!("not drawn: {f}");
-    }
-    let mut summary = vec![
-        format!("{} images sent to http://{}:{}{}", study.instances.len(), cli.host, cli.port, cli.route),
-        format!("{} PNGs, {masks} masks, {dicoms} DICOM outputs", items.len()),
-    ];
-    summary.extend(failures.iter().map(|f| format!("not drawn: {f}")));
-    summary.extend(study.skipped.iter().map(|(p, r)| format!("skipped {}: {r}", p.display())));
-    let html = gallery::index_html(
-        "Inference results",
-        &summary,
-        &checked.violations,
-        &items,
-        checked.json_value.as_ref().unwrap_or(&serde_json::Value::Null),
-    );
-    std::fs::write(out.join("index.html"), html)?;
-    written.push(format!("{} PNGs, {masks} masks, {dicoms} DICOM outputs, index.html", items.len()));
-    let not_drawn = failures.iter().filter(|f| f.is_image).count();
-    Ok((written.join(", "), not_drawn))
 }

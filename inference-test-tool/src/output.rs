@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::draw::Canvas;
 use crate::gallery::GalleryItem;
 use crate::input::Study;
-use crate::overlay::draw_results;
+use crate::outputs::read_outputs;
+use crate::overlay::{draw_scene, Scene, View};
+use image::imageops::FilterType;
 
 /// A file's name for display and output names.
 pub fn file_name(p: &Path) -> String {
@@ -48,10 +50,94 @@ impl std::fmt::Display for NotDrawn {
     }
 }
 
-/// Renders every image (every frame) with its results, in parallel, one PNG each.
+/// Longest side of a gallery thumbnail in pixels: it is shown at exactly this size, so what
+/// is drawn on it (1-px lines included) is what the browser shows.
+pub const THUMBNAIL: u32 = 320;
+
+/// Folder (below the output) of the gallery thumbnails.
+pub const THUMBNAIL_DIR: &str = "thumbs";
+
+/// Folder (below the output) of the renderings of image outputs (secondary captures).
+pub const OUTPUTS_DIR: &str = "outputs";
+
+/// A heading per series: `Series <number>: <description>` and its UID.
+pub fn series_titles(study: &Study) -> Vec<(String, String)> {
+    use dicom_dictionary_std::tags;
+    study
+        .series
+        .iter()
+        .filter_map(|s| {
+            let first = s.timepoints.iter().flatten().next()?;
+            let obj = arterys_gateway::dicom::open_headers(&study.instances[*first].bytes).ok()?;
+            let number = arterys_gateway::dicom::string(&obj, tags::SERIES_NUMBER).unwrap_or_else(|| "?".into());
+            let title = match arterys_gateway::dicom::string(&obj, tags::SERIES_DESCRIPTION) {
+                Some(d) => format!("Series {number}: {d} ({}, {} images)", s.series_instance_uid, s.depth()),
+                None => format!("Series {number} ({}, {} images)", s.series_instance_uid, s.depth()),
+            };
+            Some((s.series_instance_uid.clone(), title))
+        })
+        .collect()
+}
+
+/// Header facts a caption and a measurement need that the sort does not keep.
+struct Header {
+    series_number: Option<String>,
+    spacing: Option<[f64; 2]>,
+}
+
+fn header(bytes: &[u8]) -> Header {
+    use dicom_dictionary_std::tags;
+    let obj = arterys_gateway::dicom::open_headers(bytes).ok();
+    let series_number = obj.as_ref().and_then(|o| arterys_gateway::dicom::string(o, tags::SERIES_NUMBER));
+    let spacing = obj
+        .as_ref()
+        .and_then(|o| o.element_opt(tags::PIXEL_SPACING).ok().flatten().and_then(|e| e.to_multi_float64().ok()))
+        .and_then(|v| <[f64; 2]>::try_from(v).ok())
+        .filter(|s| s.iter().all(|v| v.is_finite() && *v > 0.0));
+    Header { series_number, spacing }
+}
+
+/// The caption of a frame: series and instance numbers, frame, slice position, file.
+fn caption(inst: &crate::input::Instance, h: &Header, frame: usize, frames: usize) -> String {
+    let mut first = vec![format!("Series {}", h.series_number.as_deref().unwrap_or("?"))];
+    first.push(match inst.info.instance_number {
+        Some(n) => format!("Image {n}"),
+        None => "Image ?".to_owned(),
+    });
+    if frames > 1 {
+        first.push(format!("frame {}/{frames}", frame + 1));
+    }
+    if let Some(z) = inst.info.slice_position() {
+        first.push(format!("slice at {z:.2} mm"));
+    }
+    format!("{}\n{}", first.join(" \u{b7} "), file_name(&inst.path))
+}
+
+/// A frame scaled to the thumbnail size, and the zoom.
+fn thumbnail_canvas(frame: &arterys_gateway::dicom::display::DisplayFrame) -> (Canvas, f64) {
+    let zoom = f64::from(THUMBNAIL) / f64::from(frame.width.max(frame.height).max(1));
+    let (w, h) = (
+        ((f64::from(frame.width) * zoom).round() as u32).max(1),
+        ((f64::from(frame.height) * zoom).round() as u32).max(1),
+    );
+    let Some(img) = image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.clone()) else {
+        return (Canvas::new(w, h, Vec::new()), zoom);
+    };
+    // Area averaging down (a third of the time of a triangle filter, as smooth), blocks up.
+    let small = if zoom < 1.0 {
+        image::imageops::thumbnail(&img, w, h)
+    } else {
+        image::imageops::resize(&img, w, h, FilterType::Nearest)
+    };
+    (Canvas::new(w, h, small.into_raw()), zoom)
+}
+
+/// Renders every image (every frame) with its results, in parallel: a full-size PNG each and
+/// a thumbnail for the gallery (in [`THUMBNAIL_DIR`]) with the results drawn at its size.
 ///
 /// PNGs are named `<index>_<file name>.png` (`..._frame<k>.png` for multi-frame images);
-/// instances that cannot be displayed are returned with their one-line reasons, not errors.
+/// images that cannot be displayed are returned as one-line reasons, not errors. The
+/// graphics of the answer's presentation states are drawn on the images they reference.
 pub fn render_pngs(
     study: &Study,
     response: Option<&InferenceResponse>,
@@ -60,6 +146,9 @@ pub fn render_pngs(
 ) -> std::io::Result<(Vec<GalleryItem>, Vec<NotDrawn>)> {
     let empty = InferenceResponse::new();
     let response = response.unwrap_or(&empty);
+    let annotations: Vec<_> = read_outputs(response).into_iter().flat_map(|(o, _)| o.annotations).collect();
+    let scene = Scene { response, study, annotations: &annotations, labels };
+    std::fs::create_dir_all(out.join(THUMBNAIL_DIR))?;
     let next = AtomicUsize::new(0);
     let items = Mutex::new(Vec::new());
     let failures = Mutex::new(Vec::new());
@@ -79,23 +168,44 @@ pub fn render_pngs(
                         is_image: !matches!(e, DisplayError::NoPixelData),
                     }),
                     Ok(frames) => {
+                        let head = header(&inst.bytes);
                         let count = frames.len() as u32;
                         for (f, frame) in frames.into_iter().enumerate() {
+                            let (mut thumb, zoom) = thumbnail_canvas(&frame);
+                            let view = View { zoom, spacing: head.spacing, thumbnail: true };
+                            draw_scene(&mut thumb, &scene, i, f as u32 + 1, count, &view);
                             let mut canvas = Canvas::new(frame.width, frame.height, frame.rgb);
-                            draw_results(&mut canvas, response, study, i, f as u32 + 1, count, labels);
+                            let view = View { spacing: head.spacing, ..View::default() };
+                            draw_scene(&mut canvas, &scene, i, f as u32 + 1, count, &view);
                             let file = if count > 1 {
                                 format!("{i}_{name}_frame{}.png", f + 1)
                             } else {
                                 format!("{i}_{name}.png")
                             };
+                            let thumbnail = format!("{THUMBNAIL_DIR}/{file}");
                             let written = canvas
                                 .to_png()
+                                .and_then(|png| Ok((png, thumb.to_png()?)))
                                 .map_err(std::io::Error::other)
-                                .and_then(|png| std::fs::write(out.join(&file), png));
+                                .and_then(|(png, small)| {
+                                    std::fs::write(out.join(&file), png)?;
+                                    std::fs::write(out.join(&thumbnail), small)
+                                });
                             match written {
-                                Ok(()) => {
-                                    lock(&items).push((i, f, GalleryItem { caption: file.clone(), file_name: file }))
-                                }
+                                Ok(()) => lock(&items).push((
+                                    i,
+                                    f,
+                                    GalleryItem {
+                                        caption: caption(inst, &head, f, count as usize),
+                                        file_name: file,
+                                        thumbnail,
+                                        size: (thumb.width, thumb.height),
+                                        series_instance_uid: inst.info.series_instance_uid.clone(),
+                                        sop_instance_uid: inst.info.sop_instance_uid.clone(),
+                                        frame: f as u32 + 1,
+                                        spacing: head.spacing,
+                                    },
+                                )),
                                 Err(e) => *lock(&io_error) = Some(e),
                             }
                         }

@@ -6,16 +6,18 @@ use serde_json::Value;
 
 use crate::draw::{palette_color, Canvas};
 use crate::input::Study;
+use crate::outputs::Annotation;
 
 /// Boxes are red, as in the viewer.
-const BOX_COLOR: [u8; 3] = [255, 0, 0];
+pub const BOX_COLOR: [u8; 3] = [255, 0, 0];
 /// Measurement lines.
-const LINE_COLOR: [u8; 3] = [0, 255, 255];
+pub const LINE_COLOR: [u8; 3] = [0, 255, 255];
 /// Masks are laid at 50% opacity.
 const MASK_ALPHA: f32 = 0.5;
 
 /// Draws every result for `instance` (its index in send order), frame `frame` (1-based) of
-/// `frames`, on `canvas`. `labels` adds the study and series `*_ml_json` as text.
+/// `frames`, on `canvas`, at the image's own resolution. `labels` adds the study and series
+/// `*_ml_json` as text.
 pub fn draw_results(
     canvas: &mut Canvas,
     r: &InferenceResponse,
@@ -25,13 +27,68 @@ pub fn draw_results(
     frames: u32,
     labels: bool,
 ) {
+    let scene = Scene { response: r, study, annotations: &[], labels };
+    draw_scene(canvas, &scene, instance, frame, frames, &View::default());
+}
+
+/// Everything drawn on the images: the answer, the graphics of its presentation states.
+pub struct Scene<'a> {
+    /// The answer.
+    pub response: &'a InferenceResponse,
+    /// The study sent.
+    pub study: &'a Study,
+    /// The graphics of the answer's presentation states.
+    pub annotations: &'a [Annotation],
+    /// Draw labels and the study and series `*_ml_json` as text.
+    pub labels: bool,
+}
+
+/// How an image is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Canvas pixels per image pixel (below 1 for a thumbnail of a large image).
+    pub zoom: f64,
+    /// Pixel Spacing (row, column) in mm, for measurement lengths.
+    pub spacing: Option<[f64; 2]>,
+    /// A gallery thumbnail: lines at least 2 px wide, lengths and label names written.
+    pub thumbnail: bool,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View { zoom: 1.0, spacing: None, thumbnail: false }
+    }
+}
+
+impl View {
+    /// An image pixel index (protocol coordinates) on the canvas.
+    fn at(&self, p: [f64; 2]) -> [f64; 2] {
+        p.map(|v| (v + 0.5) * self.zoom - 0.5)
+    }
+}
+
+/// The length of a measurement: in mm with Pixel Spacing, else in pixels.
+pub fn length_text(start: [f64; 2], end: [f64; 2], spacing: Option<[f64; 2]>) -> String {
+    let (dx, dy) = (end[0] - start[0], end[1] - start[1]);
+    match spacing {
+        Some([row, col]) => format!("{:.1} mm", (dx * col).hypot(dy * row)),
+        None => format!("{:.1} px", dx.hypot(dy)),
+    }
+}
+
+/// Draws every result for `instance`, frame `frame` of `frames`, as `view` shows it.
+pub fn draw_scene(canvas: &mut Canvas, scene: &Scene<'_>, instance: usize, frame: u32, frames: u32, view: &View) {
+    let (r, study, labels) = (scene.response, scene.study, scene.labels);
     let info = &study.instances[instance].info;
     let sop = info.sop_instance_uid.as_str();
     let same_frame = |f: Option<u32>| f.unwrap_or(1) == frame || (frames == 1 && f.is_none());
     let j = r.json();
-    let thick = (canvas.width.max(canvas.height) / 300).max(1);
+    let thick = if view.thumbnail {
+        (canvas.width.max(canvas.height) / 160).max(2)
+    } else {
+        (canvas.width.max(canvas.height) / 300).max(1)
+    };
     let scale = if canvas.width >= 400 { 2 } else { 1 };
-
     let mut mask_index = 0;
     for (part, buf) in j.parts.iter().zip(r.buffers()) {
         if !part.binary_type.is_mask() {
@@ -64,7 +121,10 @@ pub fn draw_results(
             }
             BinaryType::BooleanMask => canvas.overlay_mask(slice, w, h, |v| (v != 0).then_some((color, MASK_ALPHA))),
             BinaryType::NumericLabelMask => {
-                canvas.overlay_mask(slice, w, h, |v| (v != 0).then(|| (palette_color(usize::from(v) - 1), MASK_ALPHA)))
+                canvas.overlay_mask(slice, w, h, |v| (v != 0).then(|| (palette_color(usize::from(v) - 1), MASK_ALPHA)));
+                if view.thumbnail {
+                    label_names(canvas, slice, w, part.label_map.as_ref(), view.zoom);
+                }
             }
             BinaryType::Heatmap => {
                 let lut = heatmap_lut(r, part.palette.as_deref());
@@ -78,18 +138,35 @@ pub fn draw_results(
     }
 
     for b in j.bounding_boxes_2d.iter().flatten().filter(|b| b.sop_instance_uid == sop && same_frame(b.frame_number)) {
-        canvas.rect(b.top_left, b.bottom_right, BOX_COLOR, thick);
+        let [x0, y0] = view.at(b.top_left.map(|v| v as f64)).map(|v| v.round() as i64);
+        let [x1, y1] = view.at(b.bottom_right.map(|v| v as f64)).map(|v| v.round() as i64);
+        canvas.rect([x0, y0], [x1, y1], BOX_COLOR, thick);
         if labels {
-            canvas.text(b.top_left[0], b.top_left[1] - 10 * i64::from(scale), &b.label, BOX_COLOR, scale);
+            let h = i64::from(Canvas::text_size(&b.label, scale).1);
+            canvas.text(x0, y0 - h, &b.label, BOX_COLOR, scale);
         }
     }
     for m in
         j.linear_measurements_2d.iter().flatten().filter(|m| m.sop_instance_uid == sop && same_frame(m.frame_number))
     {
-        canvas.line(m.start, m.end, LINE_COLOR, thick);
-        if labels {
-            canvas.text(m.end[0] as i64 + 4, m.end[1] as i64 - 4, &m.label, LINE_COLOR, scale);
+        let (from, to) = (view.at(m.start), view.at(m.end));
+        canvas.line(from, to, LINE_COLOR, thick);
+        let length = length_text(m.start, m.end, view.spacing);
+        let text = match (labels, view.thumbnail) {
+            (true, _) => format!("{} {length}", m.label),
+            (false, true) => length,
+            (false, false) => String::new(),
+        };
+        if !text.is_empty() {
+            canvas.text(to[0] as i64 + 4, to[1] as i64 + 4, &text, LINE_COLOR, scale);
         }
+    }
+    for a in scene
+        .annotations
+        .iter()
+        .filter(|a| a.sop_instance_uid == sop && (a.frames.is_empty() || a.frames.contains(&frame)))
+    {
+        crate::gsps::draw_annotation(canvas, a, (info.columns, info.rows), view.zoom, thick, scale);
     }
     if labels {
         let mut y = 2;
@@ -99,6 +176,36 @@ pub fn draw_results(
         if let Some(series) = j.series_ml_json.as_ref().and_then(|m| m.get(&info.series_instance_uid)) {
             canvas.text(2, y, &format!("series: {}", describe(series)), [255, 255, 0], scale);
         }
+    }
+}
+
+/// Writes each label's name at the top of its region (nested regions such as rings share a
+/// centre, their tops differ), centred on the region's pixels in that row.
+fn label_names(
+    canvas: &mut Canvas,
+    slice: &[u8],
+    w: u32,
+    names: Option<&std::collections::BTreeMap<String, String>>,
+    zoom: f64,
+) {
+    let Some(names) = names else { return };
+    let w = w as usize;
+    // Per value: (top row, sum of x on that row, count on that row).
+    let mut tops: [Option<(usize, usize, usize)>; 256] = [None; 256];
+    for (i, &v) in slice.iter().enumerate() {
+        let (x, y) = (i % w.max(1), i / w.max(1));
+        let t = &mut tops[usize::from(v)];
+        match t {
+            Some((row, sx, n)) if *row == y => *t = Some((*row, *sx + x, *n + 1)),
+            None => *t = Some((y, x, 1)),
+            Some(_) => {}
+        }
+    }
+    for (v, top) in tops.iter().enumerate().skip(1) {
+        let (Some((row, sx, n)), Some(name)) = (top, names.get(&v.to_string())) else { continue };
+        let (x, y) = ((*sx / *n) as f64 * zoom, *row as f64 * zoom);
+        let (tw, _) = Canvas::text_size(name, 1);
+        canvas.text(x as i64 - i64::from(tw / 2), y as i64, name, [255, 255, 255], 1);
     }
 }
 

@@ -139,7 +139,7 @@ fn gallery_lists_every_png(out: &Path) {
     for e in std::fs::read_dir(out).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if name.ends_with(".png") {
-            assert!(html.contains(&format!("src=\"{name}\"")), "index.html lacks {name}");
+            assert!(html.contains(&format!("href=\"{name}\"")), "index.html lacks {name}");
             n += 1;
         }
     }

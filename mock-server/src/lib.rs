@@ -3,6 +3,9 @@
 //! around [`service`]; tests and benchmarks start the same service in-process.
 
 pub mod capture;
+pub mod conformance;
+pub mod dicom_out;
+pub mod reports;
 pub mod results;
 
 /// Serving an ONNX model from a config (`--model-config`): the `arterys-model-server` crate.
@@ -43,6 +46,12 @@ pub enum Mode {
     Measurements,
     /// A DICOM Secondary Capture per series with the result burned in
     SecondaryCapture,
+    /// Probability masks whose parts carry `dicomConformance` checks of their series
+    Conformance,
+    /// A DICOM SR per series: a TID 1500 measurement report (a finding and its length)
+    StructuredReport,
+    /// A DICOM Grayscale Softcopy Presentation State per series: graphics on every image
+    Gsps,
 }
 
 impl Mode {
@@ -78,6 +87,9 @@ pub fn answer(mode: Mode, input: InferenceInput) -> HandlerResult {
         Mode::Classification => results::classification(&study, &mut r),
         Mode::Measurements => results::measurements(&study, &mut r),
         Mode::SecondaryCapture => capture::secondary_captures(&input, &study, &mut r)?,
+        Mode::Conformance => conformance::masks_with_conformance(&study, &mut r)?,
+        Mode::StructuredReport => reports::structured_reports(&input, &study, &mut r)?,
+        Mode::Gsps => reports::presentation_states(&input, &study, &mut r)?,
     }
     Ok(r)
 }

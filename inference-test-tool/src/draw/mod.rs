@@ -1,14 +1,7 @@
-//! Drawing primitives on an RGB8 canvas: rectangles, lines, text, mask overlays, and PNG export.
-
-use font8x8::legacy::BASIC_LEGACY;
+//! Drawing primitives on an RGB8 canvas: rectangles, lines, text ([`text`]), mask overlays, and PNG export.
 
 /// How a mask value is drawn: `None` leaves the pixel alone, otherwise a color and its opacity.
 type MaskStyle = Option<([u8; 3], f32)>;
-
-/// Color of the translucent box drawn behind text.
-const TEXT_BACKGROUND: [u8; 3] = [0, 0, 0];
-/// Opacity of the translucent box drawn behind text.
-const TEXT_BACKGROUND_ALPHA: f32 = 0.6;
 
 /// An RGB8 canvas (the rendered DICOM frame, drawn on in place).
 ///
@@ -98,7 +91,7 @@ impl Canvas {
     }
 
     /// Blends `color` over the rectangle between two inclusive corners, clipped to the canvas.
-    fn blend_rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, color: [u8; 3], alpha: f32) {
+    pub(crate) fn blend_rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, color: [u8; 3], alpha: f32) {
         let x0 = x0.max(0);
         let y0 = y0.max(0);
         let x1 = x1.min(i64::from(self.width) - 1);
@@ -170,60 +163,6 @@ impl Canvas {
         }
     }
 
-    /// Text with the 8x8 font scaled by `scale`, on a dark translucent background box, at (x, y) top-left;
-    /// lines split on '\n'; non-ASCII shown as '?'; clipped at the edges. Returns the height drawn.
-    ///
-    /// The box has a padding of `2 * scale` px on every side and `2 * scale` px between lines; its size
-    /// is [`Canvas::text_size`]. The returned height is the full box height even when clipped (so callers
-    /// can stack blocks); empty text draws nothing and returns 0. A scale of 0 is treated as 1.
-    pub fn text(&mut self, x: i64, y: i64, text: &str, color: [u8; 3], scale: u32) -> u32 {
-        let (box_w, box_h) = Self::text_size(text, scale);
-        if box_h == 0 {
-            return 0;
-        }
-        let s = i64::from(scale.max(1));
-        self.blend_rect(
-            x,
-            y,
-            x.saturating_add(i64::from(box_w) - 1),
-            y.saturating_add(i64::from(box_h) - 1),
-            TEXT_BACKGROUND,
-            TEXT_BACKGROUND_ALPHA,
-        );
-        let pad = 2 * s;
-        let line_step = 10 * s;
-        for (row, line) in text_lines(text).enumerate() {
-            let gy = y.saturating_add(pad + row as i64 * line_step);
-            for (col, ch) in line.chars().enumerate() {
-                let gx = x.saturating_add(pad + col as i64 * 8 * s);
-                let glyph = BASIC_LEGACY[if ch.is_ascii() { ch as usize } else { '?' as usize }];
-                for (by, bits) in glyph.iter().enumerate() {
-                    for bx in 0..8 {
-                        if bits & (1 << bx) != 0 {
-                            let px = gx.saturating_add(bx * s);
-                            let py = gy.saturating_add(by as i64 * s);
-                            self.fill_rect(px, py, px.saturating_add(s - 1), py.saturating_add(s - 1), color);
-                        }
-                    }
-                }
-            }
-        }
-        box_h
-    }
-
-    /// Size (width, height) in pixels of the box [`Canvas::text`] draws for `text` at `scale`; (0, 0) when empty.
-    pub fn text_size(text: &str, scale: u32) -> (u32, u32) {
-        if text.is_empty() {
-            return (0, 0);
-        }
-        let s = scale.max(1);
-        let (lines, max_chars) =
-            text_lines(text).fold((0u32, 0u32), |(n, w), line| (n + 1, w.max(line.chars().count() as u32)));
-        let width = max_chars.saturating_mul(8 * s).saturating_add(4 * s);
-        let height = lines.saturating_mul(10 * s).saturating_add(2 * s);
-        (width, height)
-    }
-
     /// Lays a mask slice over the canvas: `mask` is mask_w*mask_h bytes row-major; when the mask size differs
     /// from the canvas it is scaled nearest-neighbour; for each canvas pixel the mask value v is mapped by
     /// `color_of(v)` to Option<([u8;3] color, f32 alpha)>; None leaves the pixel untouched.
@@ -277,11 +216,6 @@ impl Canvas {
         writer.finish().map_err(|e| format!("PNG finish: {e}"))?;
         Ok(out)
     }
-}
-
-/// Lines of `text` as [`Canvas::text`] draws them: split on '\n', with a trailing '\r' removed.
-fn text_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// Clips the segment `a`-`b` to `[min_x, min_y, max_x, max_y]` (Liang–Barsky); `None` when fully outside.
@@ -356,6 +290,8 @@ fn hsv_to_rgb(hue: f64, saturation: f64, value: f64) -> [u8; 3] {
     let to_u8 = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
     [to_u8(r), to_u8(g), to_u8(b)]
 }
+
+pub mod text;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,149 @@
+//! Text on the canvas with DejaVu Sans (embedded; licence in `assets/DejaVuSans-LICENSE.txt`),
+//! rasterised with anti-aliasing by `ab_glyph`. Text is kept inside the canvas: long lines are
+//! wrapped at word boundaries and the box is moved in from the edges instead of being cut.
+
+use std::sync::OnceLock;
+
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
+
+use super::Canvas;
+
+/// DejaVu Sans (Bitstream Vera licence; DejaVu changes public domain).
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Color of the translucent box drawn behind text.
+const TEXT_BACKGROUND: [u8; 3] = [0, 0, 0];
+/// Opacity of the translucent box drawn behind text.
+const TEXT_BACKGROUND_ALPHA: f32 = 0.6;
+/// Font size in pixels at scale 1.
+const BASE_PX: f32 = 13.0;
+
+fn font() -> Option<&'static FontRef<'static>> {
+    static FONT: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(FONT_BYTES).ok()).as_ref()
+}
+
+/// Padding around the text and the height of one line, in pixels, at `scale`.
+fn metrics(scale: u32) -> (u32, u32, PxScale) {
+    let s = scale.max(1);
+    let px = BASE_PX * s as f32;
+    let line = font().map_or(px, |f| {
+        let sf = f.as_scaled(PxScale::from(px));
+        sf.ascent() - sf.descent() + sf.line_gap()
+    });
+    (2 * s, line.ceil() as u32, PxScale::from(px))
+}
+
+/// Width in pixels of one line of text.
+fn line_width(line: &str, scale: PxScale) -> f32 {
+    let Some(font) = font() else { return 0.0 };
+    let sf = font.as_scaled(scale);
+    let mut width = 0.0;
+    let mut previous = None;
+    for ch in line.chars() {
+        let id = font.glyph_id(ch);
+        if let Some(p) = previous {
+            width += sf.kern(p, id);
+        }
+        width += sf.h_advance(id);
+        previous = Some(id);
+    }
+    width
+}
+
+/// Lines of `text` as drawn: split on '\n', with a trailing '\r' removed.
+fn text_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line))
+}
+
+/// Breaks `text` into lines no wider than `max_width` pixels (at word boundaries; a single
+/// word wider than that is split between characters).
+pub fn wrap(text: &str, scale: u32, max_width: u32) -> Vec<String> {
+    let (pad, _, px) = metrics(scale);
+    let limit = max_width.saturating_sub(2 * pad) as f32;
+    if limit <= 0.0 {
+        // No room at all: one character per line would help no one.
+        return text_lines(text).map(str::to_owned).collect();
+    }
+    let mut out = Vec::new();
+    for line in text_lines(text) {
+        let mut current = String::new();
+        for word in line.split(' ') {
+            let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
+            if line_width(&candidate, px) <= limit {
+                current = candidate;
+                continue;
+            }
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            // The word alone: split it where it overflows.
+            for ch in word.chars() {
+                current.push(ch);
+                if line_width(&current, px) > limit && current.chars().count() > 1 {
+                    current.pop();
+                    out.push(std::mem::take(&mut current));
+                    current.push(ch);
+                }
+            }
+        }
+        out.push(current);
+    }
+    out
+}
+
+impl Canvas {
+    /// Text at (x, y) top-left on a dark translucent box, `scale` times the base size
+    /// (13 px; 0 is treated as 1); lines split on '\n'. Lines wider than the canvas are
+    /// wrapped and the box is moved inside the canvas, so nothing is cut off (unless the
+    /// canvas is smaller than the text). Returns the height of the box; empty text draws
+    /// nothing and returns 0.
+    pub fn text(&mut self, x: i64, y: i64, text: &str, color: [u8; 3], scale: u32) -> u32 {
+        if text.is_empty() {
+            return 0;
+        }
+        let lines = wrap(text, scale, self.width);
+        let joined = lines.join("\n");
+        let (box_w, box_h) = Self::text_size(&joined, scale);
+        let x = x.min(i64::from(self.width) - i64::from(box_w)).max(0);
+        let y = y.min(i64::from(self.height) - i64::from(box_h)).max(0);
+        let (x1, y1) = (x.saturating_add(i64::from(box_w)) - 1, y.saturating_add(i64::from(box_h)) - 1);
+        self.blend_rect(x, y, x1, y1, TEXT_BACKGROUND, TEXT_BACKGROUND_ALPHA);
+        let Some(font) = font() else { return box_h };
+        let (pad, line_h, px) = metrics(scale);
+        let sf = font.as_scaled(px);
+        for (row, line) in lines.iter().enumerate() {
+            let baseline = y as f32 + pad as f32 + row as f32 * line_h as f32 + sf.ascent();
+            let mut pen = x as f32 + pad as f32;
+            let mut previous = None;
+            for ch in line.chars() {
+                let id = font.glyph_id(ch);
+                if let Some(p) = previous {
+                    pen += sf.kern(p, id);
+                }
+                previous = Some(id);
+                let glyph = id.with_scale_and_position(px, ab_glyph::point(pen, baseline));
+                pen += sf.h_advance(id);
+                let Some(outlined) = font.outline_glyph(glyph) else { continue };
+                let bounds = outlined.px_bounds();
+                outlined.draw(|gx, gy, coverage| {
+                    let px = bounds.min.x as i64 + i64::from(gx);
+                    let py = bounds.min.y as i64 + i64::from(gy);
+                    self.blend(px, py, color, coverage);
+                });
+            }
+        }
+        box_h
+    }
+
+    /// Size (width, height) in pixels of the box [`Canvas::text`] draws for `text` at `scale`
+    /// before any wrapping; (0, 0) when empty.
+    pub fn text_size(text: &str, scale: u32) -> (u32, u32) {
+        if text.is_empty() {
+            return (0, 0);
+        }
+        let (pad, line_h, px) = metrics(scale);
+        let (lines, widest) = text_lines(text).fold((0u32, 0f32), |(n, w), line| (n + 1, w.max(line_width(line, px))));
+        (widest.ceil() as u32 + 2 * pad, lines * line_h + 2 * pad)
+    }
+}
