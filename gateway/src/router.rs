@@ -77,6 +77,7 @@ pub struct Gateway {
     max_concurrent: usize,
     handler_timeout: Option<Duration>,
     server: ServerConfig,
+    extra: Option<Router>,
 }
 
 impl Default for Gateway {
@@ -96,6 +97,7 @@ impl Gateway {
             max_concurrent: 1,
             handler_timeout: None,
             server: ServerConfig::default(),
+            extra: None,
         }
     }
 
@@ -242,6 +244,28 @@ impl Gateway {
         self
     }
 
+    /// Serves `router`'s routes beside the protocol's, under the same tracing and metrics
+    /// layers and, in the stand-alone server, the same connection limits, timeouts and
+    /// graceful shutdown (another platform's API on the same port, say). The gateway's
+    /// memory budget and inference permits cover only its own routes. Its paths must not
+    /// clash with the gateway's, and it must not have a fallback of its own (axum panics on
+    /// both at start-up).
+    ///
+    /// ```
+    /// use arterys_gateway::{Gateway, InferenceResponse};
+    /// let gw = Gateway::new()
+    ///     .route("/", |_| Ok(InferenceResponse::new()))
+    ///     .merge(axum::Router::new().route("/info/", axum::routing::get(|| async { "{}" })));
+    /// let _app: axum::Router = gw.into_router();
+    /// ```
+    pub fn merge(mut self, router: Router) -> Self {
+        self.extra = Some(match self.extra.take() {
+            Some(r) => r.merge(router),
+            None => router,
+        });
+        self
+    }
+
     /// The gateway as an `axum::Router`: `/healthcheck`, `/ping`, the probes, `/metrics` and one
     /// [`InferenceService`] per route, under a tracing layer that opens each request's span
     /// (`input_hash`, `output_hash`). Mount it with `nest` or `merge`; unknown paths get the
@@ -279,6 +303,9 @@ impl Gateway {
         for (path, handler) in self.routes {
             let svc = InferenceService::new(handler, Arc::clone(&limits), Arc::clone(&permits), self.handler_timeout);
             router = router.route_service(&path, svc);
+        }
+        if let Some(extra) = self.extra {
+            router = router.merge(extra);
         }
         router
             .fallback(|req: Request| async move {

@@ -165,8 +165,7 @@ async fn main() -> ExitCode {
     gw = service::routes(gw, &slots);
     gw = transport(gw, &cli);
     if let Some(root) = &cli.study_root {
-        // Canonical here: a merged router (MONAI Label) skips the gateway's own bind.
-        gw = gw.study_root(root.canonicalize().unwrap_or_else(|_| root.clone()));
+        gw = gw.study_root(root);
     }
     gw = gw.drain_delay(Duration::from_secs(cli.drain_delay_secs));
     if let Some(secs) = cli.handler_timeout_secs {
@@ -192,7 +191,7 @@ async fn main() -> ExitCode {
     } else {
         let names: Vec<String> = monai.iter().map(|m| m.name.clone()).collect();
         let extra = monailabel::router(monai, cli.body_limit_mib << 20, cli.max_concurrent);
-        match platform::serve_with(gw, extra, (cli.host.as_str(), cli.port), cli.study_root.as_deref()).await {
+        match platform::serve_with(gw, extra, (cli.host.as_str(), cli.port)).await {
             Ok((addr, serving)) => {
                 info!("model-server listening on {addr}; MONAI Label models: {}", names.join(", "));
                 serving

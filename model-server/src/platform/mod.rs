@@ -40,42 +40,14 @@ pub fn answer_files(model: &Model, files: Vec<Bytes>) -> Result<(InferenceRespon
 pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
 
 /// Binds `addr` and serves the gateway's routes plus `extra` (another platform's routes) on
-/// it until SIGTERM or Ctrl-C, then lets in-flight requests finish. The gateway's own server
-/// takes only its router, hence axum's here. The study root, when set, must exist.
+/// it with the gateway's own server (its timeouts, connection cap and graceful shutdown apply
+/// to both) until SIGTERM or Ctrl-C. The study root, when set, must exist.
 pub async fn serve_with(
     gw: arterys_gateway::Gateway,
     extra: axum::Router,
     addr: impl tokio::net::ToSocketAddrs,
-    study_root: Option<&std::path::Path>,
 ) -> std::io::Result<(std::net::SocketAddr, Serving)> {
-    if let Some(root) = study_root {
-        if !root.is_dir() {
-            let e = std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory");
-            return Err(std::io::Error::new(e.kind(), format!("study root {}: {e}", root.display())));
-        }
-    }
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let app = gw.into_router().merge(extra);
-    let serving = async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await };
-    Ok((local, Box::pin(serving)))
-}
-
-/// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    let server = gw.merge(extra).bind(addr).await?;
+    let local = server.local_addr();
+    Ok((local, Box::pin(server.run())))
 }
