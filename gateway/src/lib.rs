@@ -50,6 +50,7 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod handler;
+pub mod panics;
 pub mod pipeline;
 pub mod router;
 pub mod server;

@@ -146,7 +146,7 @@ impl LoggingConfig {
     }
 
     /// Installs the global subscriber, writing lines to `writer` (e.g. a file or a test
-    /// buffer).
+    /// buffer), and routes panics through it ([`crate::panics::log_through_tracing`]).
     pub fn init_with_writer<W>(&self, writer: W) -> Result<(), LoggingError>
     where
         W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
@@ -157,7 +157,9 @@ impl LoggingConfig {
             .with(fmt)
             .with(self.filter()?)
             .try_init()
-            .map_err(|_| LoggingError::AlreadySet)
+            .map_err(|_| LoggingError::AlreadySet)?;
+        crate::panics::log_through_tracing();
+        Ok(())
     }
 }
 
