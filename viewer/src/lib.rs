@@ -18,6 +18,7 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, O
 pub use dicom_object;
 
 pub mod capture;
+pub mod hostile;
 pub mod limits;
 pub mod sort;
 pub mod synthetic;

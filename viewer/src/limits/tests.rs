@@ -1,4 +1,5 @@
 //! Crafted files: each declares more than it has.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use crate::DicomError;
