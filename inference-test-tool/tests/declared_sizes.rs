@@ -45,7 +45,7 @@ async fn bomb_files_are_skipped_by_name_and_the_tool_stays_small() {
     std::fs::copy(real, dir.join("real.dcm")).unwrap();
     let out = dir.join("out");
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request"))
         .args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()])
         .args(["-i", dir.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
@@ -62,12 +62,7 @@ async fn bomb_files_are_skipped_by_name_and_the_tool_stays_small() {
         }
         peak
     });
-    let output = tokio::task::spawn_blocking(move || {
-        let out = child.wait_with_output().unwrap();
-        out
-    })
-    .await
-    .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
     let peak_mib = watch.await.unwrap() >> 10;
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{:?} {}\n{err}", output.status, String::from_utf8_lossy(&output.stdout));
