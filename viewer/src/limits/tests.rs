@@ -257,3 +257,18 @@ fn every_test_file_that_reads_today_passes_the_scan() {
     }
     assert_eq!(seen, 23);
 }
+
+/// Found by the `dicom_metadata` fuzz target (fuzz/regressions/dicom_metadata_ul_length_7.bin):
+/// a bare implicit VR dataset with a 7-byte UL. dicom-rs reads one value and moves on 7 bytes,
+/// every later header is read 3 bytes off, and one of them declared 167 MB (594 MB peak).
+#[test]
+fn a_length_that_is_not_a_multiple_of_the_value_size_is_refused() {
+    let mut b = vec![0u8; 112];
+    for (at, v) in [(3, 2), (15, 7), (46, 0x24), (80, 3), (111, 0x0a)] {
+        b[at] = v;
+    }
+    let regression = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/dicom_metadata_ul_length_7.bin");
+    assert_eq!(std::fs::read(regression).unwrap(), b);
+    let e = crate::open_headers(&b).unwrap_err();
+    assert!(matches!(e, DicomError::Limits(LimitError::Malformed { offset: 11, .. })), "{e:?}");
+}

@@ -1,7 +1,7 @@
 //! The element walk behind [`super::scan`]: every header of the file, read from the bytes
 //! in memory, each declared length checked against the bytes that follow it.
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
@@ -56,8 +56,11 @@ impl Reader<'_> {
     /// header size. `None` when fewer bytes than a header remain.
     fn header(&self, at: usize) -> Option<(Tag, Option<VR>, u32, usize)> {
         let tag = Tag(self.u16_at(at)?, self.u16_at(at + 2)?);
-        if tag.0 == 0xFFFE || self.syntax == Syntax::ImplicitLe {
+        if tag.0 == 0xFFFE {
             return Some((tag, None, self.u32_at(at + 4)?, 8));
+        }
+        if self.syntax == Syntax::ImplicitLe {
+            return Some((tag, Some(implicit_vr(tag)), self.u32_at(at + 4)?, 8));
         }
         let code: [u8; 2] = self.bytes.get(at + 4..at + 6)?.try_into().ok()?;
         // dicom-rs reads an unknown VR as UN, with the 4-byte length.
@@ -76,11 +79,25 @@ fn short_length(vr: VR) -> bool {
     matches!(vr, AE | AS | AT | CS | DA | DS | DT | FL | FD | IS | LO | LT | PN | SH | SL | SS | ST | TM | UI | UL | US)
 }
 
-/// Whether dicom-rs reads the element as a sequence of items (and so parses inside it).
-fn is_sequence(tag: Tag, vr: Option<VR>) -> bool {
+/// The VR dicom-rs gives an implicit VR element: OW for pixel and overlay data, else the
+/// dictionary's (relaxed), else UN.
+fn implicit_vr(tag: Tag) -> VR {
+    if tag == Tag(0x7FE0, 0x0010) || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+        VR::OW
+    } else {
+        StandardDataDictionary.by_tag(tag).map_or(VR::UN, |e| e.vr().relaxed())
+    }
+}
+
+/// The size of one value of a binary VR. dicom-rs reads `len / size` values and moves on
+/// `len` bytes, so a length that is not a multiple of it shifts every header after it.
+fn value_size(vr: VR) -> u32 {
+    use VR::*;
     match vr {
-        Some(vr) => vr == VR::SQ,
-        None => StandardDataDictionary.by_tag(tag).is_some_and(|e| e.vr() == VirtualVr::Exact(VR::SQ)),
+        US | SS | OW => 2,
+        AT | FL | OF | SL | UL | OL => 4,
+        FD | OD | SV | UV | OV => 8,
+        _ => 1,
     }
 }
 
@@ -178,6 +195,10 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                         available: remaining,
                     });
                 }
+                if len % vr.map_or(1, value_size) != 0 {
+                    let what = "a value length that is not a multiple of its VR's value size";
+                    return Err(LimitError::Malformed { offset: pos, what });
+                }
                 let raw = &bytes[value..value + len as usize];
                 if top {
                     scan.attribute(tag, raw, syntax);
@@ -185,7 +206,7 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                         scan.pixel_data = Some(PixelData::Native { len: u64::from(len) });
                     }
                 }
-                if is_sequence(tag, vr) {
+                if vr == Some(VR::SQ) {
                     push(&mut stack, Open::Seq(Some(value + len as usize)), pos)?;
                     pos = value;
                 } else {
