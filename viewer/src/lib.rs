@@ -107,7 +107,7 @@ fn open_with(
         let obj = options.read_preamble(ReadPreamble::Never).from_reader(&bytes[start..]).map_err(read_err)?;
         return Ok((obj, scan));
     }
-    open_bare(bytes, headers_only)
+    open_bare(bytes)
 }
 
 /// Most stray bytes tolerated before a bare dataset.
@@ -138,12 +138,13 @@ pub(crate) fn bare_layout(bytes: &[u8]) -> Option<limits::Layout> {
 /// [`MAX_LEADING_JUNK`] stray leading bytes. A start is only accepted where a group 0002 or
 /// 0008 element begins, so arbitrary bytes are not taken for DICOM. A start whose declared
 /// lengths do not fit is not read; if no start reads, the first such error is returned.
-fn open_bare(bytes: &[u8], headers_only: bool) -> Result<(DefaultDicomObject, limits::Scan), DicomError> {
+fn open_bare(bytes: &[u8]) -> Result<(DefaultDicomObject, limits::Scan), DicomError> {
     use dicom_transfer_syntax_registry::entries;
     let mut refused = None;
     for layout in bare_candidates(bytes) {
         let limits::Layout::Bare { start, syntax } = layout else { continue };
-        let scan = match limits::scan_layout(bytes, limits::Layout::Bare { start, syntax }, headers_only) {
+        // dicom-rs reads a bare dataset whole (it has no read-until here): walk all of it.
+        let scan = match limits::scan_layout(bytes, limits::Layout::Bare { start, syntax }, false) {
             Ok(scan) => scan,
             Err(e) => {
                 refused.get_or_insert(e);

@@ -272,3 +272,17 @@ fn a_length_that_is_not_a_multiple_of_the_value_size_is_refused() {
     let e = crate::open_headers(&b).unwrap_err();
     assert!(matches!(e, DicomError::Limits(LimitError::Malformed { offset: 11, .. })), "{e:?}");
 }
+
+/// Found by the `dicom_metadata` fuzz target (fuzz/regressions/dicom_metadata_bare_past_pixel_data.bin):
+/// a bare dataset with an element declaring 3.8 GB after its pixel data. A header-only read
+/// of a bare dataset still has dicom-rs read it whole, so the walk must cover all of it.
+#[test]
+fn a_bare_dataset_is_walked_past_its_pixel_data_even_for_headers() {
+    let f = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/regressions/dicom_metadata_bare_past_pixel_data.bin"
+    ))
+    .unwrap();
+    let e = crate::open_headers(&f).unwrap_err();
+    assert!(matches!(e, DicomError::Limits(LimitError::PastEnd { declared: 3_808_675_843, .. })), "{e:?}");
+}
