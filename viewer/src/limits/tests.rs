@@ -286,3 +286,14 @@ fn a_bare_dataset_is_walked_past_its_pixel_data_even_for_headers() {
     let e = crate::open_headers(&f).unwrap_err();
     assert!(matches!(e, DicomError::Limits(LimitError::PastEnd { declared: 3_808_675_843, .. })), "{e:?}");
 }
+
+/// Found by the `dicom_metadata` fuzz target (fuzz/regressions/dicom_metadata_stray_delimiters.bin):
+/// item and sequence delimiters outside any sequence, after which dicom-rs allocated 700 MB.
+#[test]
+fn delimiters_outside_any_sequence_are_refused() {
+    let f =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/dicom_metadata_stray_delimiters.bin"))
+            .unwrap();
+    let e = crate::open_headers(&f).unwrap_err();
+    assert!(matches!(e, DicomError::Limits(LimitError::Malformed { offset: 146, .. })), "{e:?}");
+}

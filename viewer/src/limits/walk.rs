@@ -155,6 +155,10 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                     }
                 }
             }
+            // dicom-rs skips stray delimiters in ways that lose its place: refuse them.
+            ITEM_END | SEQ_END if top => {
+                return Err(LimitError::Malformed { offset: pos, what: "a delimiter outside any sequence" });
+            }
             ITEM_END => {
                 if matches!(stack.last(), Some(Open::Item(None))) {
                     stack.pop();
