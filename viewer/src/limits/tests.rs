@@ -297,3 +297,15 @@ fn delimiters_outside_any_sequence_are_refused() {
     let e = crate::open_headers(&f).unwrap_err();
     assert!(matches!(e, DicomError::Limits(LimitError::Malformed { offset: 146, .. })), "{e:?}");
 }
+
+/// Found by the `dicom_metadata` fuzz target (fuzz/regressions/dicom_metadata_meta_group_length.bin):
+/// dicom-rs ends the file meta where its group length (0002,0000) says, not where group 0002
+/// ends; the walk took the dataset to start elsewhere and missed an element declaring 1.98 GB.
+#[test]
+fn a_header_only_walk_stops_where_dicom_rs_stops() {
+    let f =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/dicom_metadata_meta_group_length.bin"))
+            .unwrap();
+    let e = crate::open_headers(&f).unwrap_err();
+    assert!(matches!(e, DicomError::Limits(LimitError::PastEnd { declared: 1_987_475_062, .. })), "{e:?}");
+}

@@ -19,6 +19,7 @@ const UNDEFINED: u32 = 0xFFFF_FFFF;
 const ITEM: Tag = Tag(0xFFFE, 0xE000);
 const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
 const SEQ_END: Tag = Tag(0xFFFE, 0xE0DD);
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 
 /// An open sequence, item or pixel sequence, with its end when its length is defined.
 #[derive(Debug, Clone, Copy)]
@@ -171,12 +172,16 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                 }
                 pos = value;
             }
-            _ if top && is_pixel_data(tag) && headers_only => {
-                scan.pixel_data = Some(if len == UNDEFINED {
-                    PixelData::Encapsulated { fragments: 0, bytes: 0 }
-                } else {
-                    PixelData::Native { len: u64::from(len) }
-                });
+            // A header-only read (dicom-rs `read_until(PixelData)`) stops at the first
+            // top-level tag from (7FE0,0010) on; so does the walk.
+            _ if top && headers_only && tag >= PIXEL_DATA => {
+                if tag == PIXEL_DATA {
+                    scan.pixel_data = Some(if len == UNDEFINED {
+                        PixelData::Encapsulated { fragments: 0, bytes: 0 }
+                    } else {
+                        PixelData::Native { len: u64::from(len) }
+                    });
+                }
                 return Ok(scan);
             }
             _ if len == UNDEFINED => {
@@ -238,21 +243,26 @@ pub(crate) fn tag_text(tag: Tag) -> String {
 }
 
 /// The file meta group of a Part 10 file (explicit VR little endian) from `start`, just after
-/// `DICM`: where the dataset starts and its transfer syntax UID.
+/// `DICM`: where the dataset starts and its transfer syntax UID. As dicom-rs reads it: the
+/// group length (0002,0000) first, then whole elements until that many bytes are read.
 pub(crate) fn meta(bytes: &[u8], start: usize) -> Result<(usize, String), LimitError> {
     let r = Reader { bytes, syntax: Syntax::ExplicitLe };
-    let mut pos = start;
+    let malformed = LimitError::Malformed { offset: start, what: "no file meta group length" };
+    let Some((Tag(0x0002, 0x0000), _, 4, head)) = r.header(start) else { return Err(malformed) };
+    let group_length = r.u32_at(start + head).ok_or(malformed)? as usize;
+    let mut pos = start + head + 4;
+    let end = pos.saturating_add(group_length);
     let mut ts = String::new();
-    while let Some((tag, _, len, head)) = r.header(pos) {
-        if tag.0 != 0x0002 {
-            break;
-        }
+    while pos < end {
+        let Some((tag, _, len, head)) = r.header(pos) else {
+            return Err(LimitError::Malformed { offset: pos, what: "the file meta group is cut short" });
+        };
         let value = pos + head;
         let remaining = bytes.len() - value.min(bytes.len());
         if len == UNDEFINED || len as usize > remaining {
             return Err(LimitError::PastEnd { tag: tag_text(tag), offset: pos, declared: len, available: remaining });
         }
-        if tag.1 == 0x0010 {
+        if tag == Tag(0x0002, 0x0010) {
             ts = text(&bytes[value..value + len as usize]);
         }
         pos = value + len as usize;
