@@ -110,7 +110,7 @@ impl GatewayError {
             E::Input(e) if e.is_client_content() => StatusCode::UNPROCESSABLE_ENTITY,
             E::Input(_) => StatusCode::BAD_REQUEST,
             E::StudyPath(e) => match e {
-                StudyPathError::OutsideRoot => StatusCode::FORBIDDEN,
+                StudyPathError::OutsideRoot | StudyPathError::HardLinked => StatusCode::FORBIDDEN,
                 StudyPathError::NotFound => StatusCode::NOT_FOUND,
                 StudyPathError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 StudyPathError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,

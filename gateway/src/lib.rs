@@ -59,6 +59,7 @@ pub mod extract;
 pub mod handler;
 mod linger;
 pub mod metrics;
+pub mod panics;
 pub mod pipeline;
 pub mod probes;
 pub mod router;

@@ -256,7 +256,7 @@ impl LoggingConfig {
     }
 
     /// Installs the global subscriber, writing lines to `writer` (e.g. a file or a test
-    /// buffer).
+    /// buffer), and routes panics through it ([`crate::panics::log_through_tracing`]).
     pub fn init_with_writer<W>(&self, writer: W) -> Result<(), LoggingError>
     where
         W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
@@ -267,7 +267,9 @@ impl LoggingConfig {
         let registry = tracing_subscriber::registry().with(filter).with(TagLayer).with(fmt);
         #[cfg(feature = "otel")]
         let registry = registry.with(otel::layer()?);
-        registry.try_init().map_err(|_| LoggingError::AlreadySet)
+        registry.try_init().map_err(|_| LoggingError::AlreadySet)?;
+        crate::panics::log_through_tracing();
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -20,6 +21,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{header, HeaderValue, Method};
 use tokio::sync::Semaphore;
 use tracing::{error, info, Instrument, Span};
@@ -71,7 +73,12 @@ impl tower::Service<Request> for InferenceService {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let inner = Arc::clone(&self.inner);
-        Box::pin(async move { Ok(infer(&inner, req).await.unwrap_or_else(IntoResponse::into_response)) })
+        Box::pin(async move {
+            // A panic anywhere in the pipeline is a 500 for this request, not a dropped
+            // connection; the hook has already logged it in the request's span.
+            let result = AssertUnwindSafe(infer(&inner, req)).catch_unwind().await;
+            Ok(result.unwrap_or(Err(GatewayError::Panicked)).unwrap_or_else(IntoResponse::into_response))
+        })
     }
 }
 
@@ -171,13 +178,7 @@ async fn run_handler(
     match joined {
         Ok(result) => Ok(result?),
         Err(e) if e.is_panic() => {
-            let payload = e.into_panic();
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            error!("handler panicked: {msg}");
+            error!("handler panicked: {}", crate::panics::message(&*e.into_panic()));
             Err(GatewayError::Panicked)
         }
         Err(_) => Err(GatewayError::Internal("handler task failed")),

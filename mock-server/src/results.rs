@@ -166,8 +166,10 @@ pub fn mask_3d(
     r: &mut InferenceResponse,
 ) -> Result<(), HandlerError> {
     add_palette_if_needed(kind, r);
-    let Some(&first) = series.timepoints.first().and_then(|t| t.first()) else { return Ok(()) };
-    let info = &study.instances[first];
+    // Sized from the first image with pixels: a series may hold instances without any.
+    let Some(info) = series.timepoints.iter().flatten().map(|&i| &study.instances[i]).find(|i| i.has_pixels()) else {
+        return Ok(());
+    };
     let (w, h, depth) = (info.columns as usize, info.rows as usize, series.depth());
     let timepoints = series.timepoints.len();
     let shape =

@@ -5,6 +5,10 @@ pub fn resize_bilinear(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) 
     if (sw, sh) == (dw, dh) {
         return src.to_vec();
     }
+    // An empty source has nothing to sample (and `sw - 1` would underflow).
+    if sw == 0 || sh == 0 {
+        return vec![0.0; dw * dh];
+    }
     let mut out = Vec::with_capacity(dw * dh);
     let (sx, sy) = (sw as f32 / dw as f32, sh as f32 / dh as f32);
     let at = |x: usize, y: usize| src.get(y * sw + x).copied().unwrap_or(0.0);
@@ -28,6 +32,9 @@ pub fn resize_bilinear(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) 
 pub fn resize_nearest(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
     if (sw, sh) == (dw, dh) {
         return src.to_vec();
+    }
+    if sw == 0 || sh == 0 {
+        return vec![0; dw * dh];
     }
     (0..dh)
         .flat_map(|y| {
@@ -95,5 +102,11 @@ mod tests {
                  false, false, false, true];
         assert_eq!(components(&m, 4, 3, 1), vec![(0, 0, 1, 1), (3, 1, 3, 2)]);
         assert_eq!(components(&m, 4, 3, 3), vec![(0, 0, 1, 1)]);
+    }
+
+    #[test]
+    fn an_empty_source_resamples_to_zeros_without_panicking() {
+        assert_eq!(resize_nearest(&[], 0, 3, 2, 2), vec![0; 4]);
+        assert_eq!(resize_bilinear(&[], 3, 0, 2, 1), vec![0.0; 2]);
     }
 }

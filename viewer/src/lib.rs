@@ -18,6 +18,8 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, O
 pub use dicom_object;
 
 pub mod capture;
+pub mod hostile;
+pub mod limits;
 pub mod sort;
 pub mod synthetic;
 mod un;
@@ -56,6 +58,9 @@ pub enum DicomError {
         /// Samples per pixel.
         samples: u16,
     },
+    /// Declared sizes the bytes do not back ([`limits`]).
+    #[error("{0}")]
+    Limits(#[from] limits::LimitError),
     /// A capture larger than DICOM's 65535 rows or columns.
     #[error("capture of {width}x{height} is too large for DICOM")]
     CaptureTooLarge {
@@ -77,30 +82,49 @@ fn write_err(e: impl std::error::Error + Send + Sync + 'static) -> DicomError {
 /// Reads a whole instance (pixel data included) from bytes: a Part 10 file, the same without
 /// its 128-byte preamble, or a bare dataset (see `open_bare`: Implicit or Explicit VR Little
 /// Endian, after at most a few stray bytes; file meta is then made up from the dataset).
+///
+/// Declared sizes are checked first ([`limits`]): an element longer than the bytes after it,
+/// or an image module the pixel data does not back, is an error before anything is allocated.
 pub fn open(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
-    open_with(bytes, OpenFileOptions::new())
-}
-
-/// Like [`open`] but stops before the pixel data: cheap, for headers only.
-pub fn open_headers(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
-    open_with(bytes, OpenFileOptions::new().read_until(tags::PIXEL_DATA))
-}
-
-fn open_with(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
-    let mut obj = open_any(bytes, options)?;
-    un::resolve_unknown_vrs(&mut obj);
+    let (obj, scan) = open_with(bytes, OpenFileOptions::new(), false)?;
+    scan.check(limits::DEFAULT_MAX_DECODED_BYTES)?;
     Ok(obj)
 }
 
-fn open_any(bytes: &[u8], options: OpenFileOptions) -> Result<DefaultDicomObject, DicomError> {
-    let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" { &bytes[128..] } else { bytes };
-    if body.starts_with(b"DICM") {
-        return match options.clone().read_preamble(ReadPreamble::Never).from_reader(body) {
-            Ok(obj) => Ok(obj),
-            Err(err) => open_vr_mismatch(body).ok_or_else(|| read_err(err)),
+/// Like [`open`] but stops before the pixel data: cheap, for headers only. The lengths of the
+/// headers read are checked; the pixel data is not looked at.
+pub fn open_headers(bytes: &[u8]) -> Result<DefaultDicomObject, DicomError> {
+    Ok(open_with(bytes, OpenFileOptions::new().read_until(tags::PIXEL_DATA), true)?.0)
+}
+
+/// Walks the file's headers ([`limits`]) and only then lets dicom-rs read it; elements written
+/// with VR UN are then re-read with their dictionary VR.
+fn open_with(
+    bytes: &[u8],
+    options: OpenFileOptions,
+    headers_only: bool,
+) -> Result<(DefaultDicomObject, limits::Scan), DicomError> {
+    let (mut obj, scan) = open_any(bytes, options, headers_only)?;
+    un::resolve_unknown_vrs(&mut obj);
+    Ok((obj, scan))
+}
+
+fn open_any(
+    bytes: &[u8],
+    options: OpenFileOptions,
+    headers_only: bool,
+) -> Result<(DefaultDicomObject, limits::Scan), DicomError> {
+    if let Some(start) = limits::part10_body(bytes) {
+        let scan = limits::scan_layout(bytes, limits::Layout::Part10 { body: start }, headers_only)?;
+        let body = &bytes[start..];
+        // The walk above held every length (meta included) to the bytes, in the syntax the
+        // dataset really has, so the fallback reads nothing unchecked.
+        return match options.read_preamble(ReadPreamble::Never).from_reader(body) {
+            Ok(obj) => Ok((obj, scan)),
+            Err(err) => open_vr_mismatch(body).map(|obj| (obj, scan)).ok_or_else(|| read_err(err)),
         };
     }
-    open_bare(bytes).ok_or(DicomError::NotDicom)
+    open_bare(bytes)
 }
 
 /// A file whose meta names an Explicit VR Little Endian transfer syntax (native or
@@ -125,34 +149,63 @@ fn open_vr_mismatch(body: &[u8]) -> Option<DefaultDicomObject> {
 /// Most stray bytes tolerated before a bare dataset.
 const MAX_LEADING_JUNK: usize = 8;
 
-/// A dataset without file meta (file meta is then made up from it): Implicit or Explicit VR
-/// Little Endian, told apart by the first element's VR letters, after up to
-/// [`MAX_LEADING_JUNK`] stray leading bytes. A start is only accepted where a group 0002 or
-/// 0008 element begins, so arbitrary bytes are not taken for DICOM.
-fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
-    use dicom_transfer_syntax_registry::entries;
-    for skip in 0..=MAX_LEADING_JUNK {
+/// The candidate starts of a bare dataset: after up to [`MAX_LEADING_JUNK`] stray bytes,
+/// where a group 0002 or 0008 element begins, in the syntax its first header suggests.
+fn bare_candidates(bytes: &[u8]) -> impl Iterator<Item = limits::Layout> + '_ {
+    (0..=MAX_LEADING_JUNK).filter_map(move |skip| {
         let body = bytes.get(skip..)?;
         let group = u16::from_le_bytes([*body.first()?, *body.get(1)?]);
         if group != 0x0002 && group != 0x0008 {
-            continue;
+            return None;
         }
         let explicit = body.get(4..6).is_some_and(|vr| vr.iter().all(u8::is_ascii_uppercase));
-        let (ts, uid) = if explicit {
+        let syntax = if explicit { limits::Syntax::ExplicitLe } else { limits::Syntax::ImplicitLe };
+        Some(limits::Layout::Bare { start: skip, syntax })
+    })
+}
+
+/// The first place a bare dataset could start (for [`limits::scan`]).
+pub(crate) fn bare_layout(bytes: &[u8]) -> Option<limits::Layout> {
+    bare_candidates(bytes).next()
+}
+
+/// A dataset without file meta (file meta is then made up from it): Implicit or Explicit VR
+/// Little Endian, told apart by the first element's VR letters, after up to
+/// [`MAX_LEADING_JUNK`] stray leading bytes. A start is only accepted where a group 0002 or
+/// 0008 element begins, so arbitrary bytes are not taken for DICOM. A start whose declared
+/// lengths do not fit is not read; if no start reads, the first such error is returned.
+fn open_bare(bytes: &[u8]) -> Result<(DefaultDicomObject, limits::Scan), DicomError> {
+    use dicom_transfer_syntax_registry::entries;
+    let mut refused = None;
+    for layout in bare_candidates(bytes) {
+        let limits::Layout::Bare { start, syntax } = layout else { continue };
+        // dicom-rs reads a bare dataset whole (it has no read-until here): walk all of it.
+        let scan = match limits::scan_layout(bytes, limits::Layout::Bare { start, syntax }, false) {
+            Ok(scan) => scan,
+            Err(e) => {
+                refused.get_or_insert(e);
+                continue;
+            }
+        };
+        let (ts, uid) = if syntax == limits::Syntax::ExplicitLe {
             (entries::EXPLICIT_VR_LITTLE_ENDIAN.erased(), dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN)
         } else {
             (entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(), dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN)
         };
-        let Ok(obj) = InMemDicomObject::read_dataset_with_ts(body, &ts) else { continue };
-        let sop_class = string(&obj, tags::SOP_CLASS_UID)?;
-        let sop_instance = string(&obj, tags::SOP_INSTANCE_UID)?;
+        let Ok(obj) = InMemDicomObject::read_dataset_with_ts(&bytes[start..], &ts) else { continue };
+        let (Some(sop_class), Some(sop_instance)) =
+            (string(&obj, tags::SOP_CLASS_UID), string(&obj, tags::SOP_INSTANCE_UID))
+        else {
+            continue;
+        };
         let meta = FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(sop_class)
             .media_storage_sop_instance_uid(sop_instance)
             .transfer_syntax(uid);
-        return obj.with_meta(meta).ok();
+        // Only the first start that reads is tried (as before): its meta decides.
+        return obj.with_meta(meta).map(|o| (o, scan)).map_err(|_| DicomError::NotDicom);
     }
-    None
+    Err(refused.map_or(DicomError::NotDicom, DicomError::Limits))
 }
 
 /// The Image Pixel module's attributes for unsigned pixels (row-major; colour interleaved).
@@ -253,8 +306,12 @@ impl InstanceInfo {
     /// assert_eq!((info.rows, info.columns), (512, 512));
     /// assert!(info.slice_position().is_some());
     /// ```
+    ///
+    /// Rows, Columns and NumberOfFrames are only taken when the pixel data backs them
+    /// ([`limits::Scan::check`]): whatever is sized from them is sized from real bytes.
     pub fn read(bytes: &[u8]) -> Result<Self, DicomError> {
-        let obj = open_headers(bytes)?;
+        let (obj, scan) = open_with(bytes, OpenFileOptions::new().read_until(tags::PIXEL_DATA), false)?;
+        scan.check(limits::DEFAULT_MAX_DECODED_BYTES)?;
         Self::from_object(&obj)
     }
 
