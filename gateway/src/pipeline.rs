@@ -49,7 +49,11 @@ struct Inner {
     limits: Arc<RequestLimits>,
     permits: Arc<Semaphore>,
     timeout: Option<Duration>,
+    working_memory: Option<WorkingMemoryFn>,
 }
+
+/// Memory a handler will need for an input beyond its body (decoded images, say), in bytes.
+pub(crate) type WorkingMemoryFn = Arc<dyn Fn(&InferenceInput) -> u64 + Send + Sync>;
 
 impl InferenceService {
     pub(crate) fn new(
@@ -57,8 +61,9 @@ impl InferenceService {
         limits: Arc<RequestLimits>,
         permits: Arc<Semaphore>,
         timeout: Option<Duration>,
+        working_memory: Option<WorkingMemoryFn>,
     ) -> Self {
-        Self { inner: Arc::new(Inner { handler, limits, permits, timeout }) }
+        Self { inner: Arc::new(Inner { handler, limits, permits, timeout, working_memory }) }
     }
 }
 
@@ -100,6 +105,17 @@ async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
         input.route
     );
     let input_hash = input.input_hash.clone();
+    // What the handler will decode is reserved with the body, before it runs: a small file
+    // declaring large images waits for room (503) or is refused (413), never decoded past
+    // the budget.
+    let memory = match (&inner.working_memory, &inner.limits.budget) {
+        (Some(need), Some(budget)) => {
+            let mut held = memory.unwrap_or_else(|| budget.charge(0));
+            held.grow(need(&input), tokio::time::Instant::now() + budget.wait()).await?;
+            Some(held)
+        }
+        _ => memory,
+    };
     let response = run_handler(inner, input, memory).await?;
     // The response buffers count against the budget until the last byte is handed over.
     let held = inner.limits.budget.as_ref().map(|b| b.charge(response.buffers().iter().map(|b| b.len() as u64).sum()));

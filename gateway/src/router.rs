@@ -78,6 +78,7 @@ pub struct Gateway {
     handler_timeout: Option<Duration>,
     server: ServerConfig,
     extra: Option<Router>,
+    working_memory: Option<crate::pipeline::WorkingMemoryFn>,
 }
 
 impl Default for Gateway {
@@ -98,6 +99,7 @@ impl Gateway {
             handler_timeout: None,
             server: ServerConfig::default(),
             extra: None,
+            working_memory: None,
         }
     }
 
@@ -244,6 +246,27 @@ impl Gateway {
         self
     }
 
+    /// Memory a handler will need for an input beyond its body (decoded images, masks), in
+    /// bytes: reserved from the memory budget with the body before the handler runs and held
+    /// until it ends; a request that finds no room within the budget's wait gets 503, one
+    /// larger than the whole budget 413. Without it only bodies and answers are counted.
+    ///
+    /// ```
+    /// use arterys_gateway::{Gateway, InferenceResponse};
+    /// // Each DICOM file decodes to at most 512 x 512 16-bit pixels here.
+    /// let gw = Gateway::new()
+    ///     .working_memory(|input| input.dicom.len() as u64 * 512 * 512 * 2)
+    ///     .route("/", |_| Ok(InferenceResponse::new()));
+    /// # let _ = gw;
+    /// ```
+    pub fn working_memory<F>(mut self, need: F) -> Self
+    where
+        F: Fn(&InferenceInput) -> u64 + Send + Sync + 'static,
+    {
+        self.working_memory = Some(Arc::new(need));
+        self
+    }
+
     /// Serves `router`'s routes beside the protocol's, under the same tracing and metrics
     /// layers and, in the stand-alone server, the same connection limits, timeouts and
     /// graceful shutdown (another platform's API on the same port, say). The gateway's
@@ -301,7 +324,13 @@ impl Gateway {
             .route("/readyz", probe(ready))
             .route("/metrics", get(crate::metrics::scrape));
         for (path, handler) in self.routes {
-            let svc = InferenceService::new(handler, Arc::clone(&limits), Arc::clone(&permits), self.handler_timeout);
+            let svc = InferenceService::new(
+                handler,
+                Arc::clone(&limits),
+                Arc::clone(&permits),
+                self.handler_timeout,
+                self.working_memory.clone(),
+            );
             router = router.route_service(&path, svc);
         }
         if let Some(extra) = self.extra {

@@ -181,3 +181,31 @@ async fn a_full_budget_answers_503_with_retry_after() {
     assert_eq!(send(addr, "POST", "/", Some(CT), body).await.status, 200);
     assert_eq!(budget.used(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_memory_is_reserved_before_the_handler_runs() {
+    // Each DICOM file "decodes" to 40 MiB: one fits a 64 MiB budget, two do not.
+    let budget = MemoryBudget::from_mib(64).with_wait(Duration::from_millis(300));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (b, s) = (budget.clone(), std::sync::Arc::clone(&seen));
+    let gw = Gateway::new()
+        .memory_budget(budget.clone())
+        .working_memory(|input| input.dicom.len() as u64 * (40 << 20))
+        .route("/", move |_| {
+            // What the handler sees held: body and working memory together.
+            s.store(b.used(), std::sync::atomic::Ordering::SeqCst);
+            Ok(InferenceResponse::new())
+        });
+    let addr = start(gw).await;
+    let body = one_image();
+    assert_eq!(send(addr, "POST", "/", Some(CT), body.clone()).await.status, 200);
+    let used = seen.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(used >= 40 << 20 && used < 48 << 20, "held while the handler ran: {used}");
+    assert_eq!(budget.used(), 0, "released after the answer");
+    // With 30 MiB taken elsewhere, the 40 MiB do not fit within the wait: 503.
+    let held = budget.try_reserve(30 << 20).unwrap();
+    let r = send(addr, "POST", "/", Some(CT), body.clone()).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    drop(held);
+    assert_eq!(send(addr, "POST", "/", Some(CT), body).await.status, 200);
+}

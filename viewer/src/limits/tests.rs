@@ -255,7 +255,8 @@ fn every_test_file_that_reads_today_passes_the_scan() {
             }
         }
     }
-    assert_eq!(seen, 23);
+    // Every .dcm of testdata but the truncated one (23 when this test was written).
+    assert!(seen >= 23, "only {seen} files scanned");
 }
 
 /// Found by the `dicom_metadata` fuzz target (fuzz/regressions/dicom_metadata_ul_length_7.bin):
