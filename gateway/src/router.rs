@@ -267,6 +267,15 @@ impl Gateway {
         self
     }
 
+    /// [`Gateway::working_memory`] for handlers that decode every DICOM file they get: the
+    /// decoded size of each file's pixel data, from its checked headers (a file that fails
+    /// the check costs nothing here; the handler refuses it).
+    #[cfg(feature = "dicom")]
+    pub fn reserve_decoded_pixels(self) -> Self {
+        use crate::dicom::limits::decoded_size;
+        self.working_memory(|input| input.dicom.iter().map(|p| decoded_size(&p.body).unwrap_or(0)).sum())
+    }
+
     /// Serves `router`'s routes beside the protocol's, under the same tracing and metrics
     /// layers and, in the stand-alone server, the same connection limits, timeouts and
     /// graceful shutdown (another platform's API on the same port, say). The gateway's

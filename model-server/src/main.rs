@@ -250,11 +250,8 @@ fn transport(mut gw: Gateway, cli: &Cli) -> Gateway {
     if let Some(n) = cli.max_connections {
         gw = gw.max_connections(n);
     }
-    // The pixel data a handler will decode is reserved with the body, from the files' checked
-    // headers (a file that fails the check costs nothing here: the handler refuses it).
-    use arterys_gateway::dicom::limits::decoded_size;
-    gw = gw.working_memory(|input| input.dicom.iter().map(|p| decoded_size(&p.body).unwrap_or(0)).sum());
-    gw.shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
+    gw.reserve_decoded_pixels()
+        .shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
         .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
         .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
 }
