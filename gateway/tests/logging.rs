@@ -5,36 +5,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use arterys_gateway::logging::LoggingConfig;
 use arterys_gateway::{Gateway, HandlerError, InferenceResponse};
 use common::*;
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
-    type Writer = Buf;
-    fn make_writer(&'a self) -> Buf {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_lines_are_tagged_and_free_of_patient_data() {
-    let buf = Buf::default();
+    let buf = LogBuf::default();
     let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../logging.yaml")).unwrap();
     let mut config = LoggingConfig::from_yaml(&yaml).unwrap();
     config.format = arterys_gateway::logging::Format::Arterys;

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use arterys_gateway::logging::LoggingConfig;
+use common::LogBuf;
 
 fn load_error(name: &str, yaml: &str) -> (String, String) {
     let path = std::env::temp_dir().join(format!("gateway-logging-{}-{name}.yaml", std::process::id()));
@@ -41,33 +41,13 @@ fn the_repository_logging_yaml_and_python_dictconfig_keys_load() {
     LoggingConfig::from_yaml(dict).unwrap();
 }
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
-    type Writer = Buf;
-    fn make_writer(&'a self) -> Buf {
-        self.clone()
-    }
-}
-
 /// The one test of this binary that installs the global subscriber.
 #[test]
 fn rust_log_overrides_the_file_and_json_times_are_rfc3339_utc() {
     // The file asks for DEBUG everywhere; RUST_LOG=warn wins.
     std::env::set_var("RUST_LOG", "warn");
     let config = LoggingConfig::from_yaml("format: json\nroot: {level: DEBUG}\n").unwrap();
-    let buf = Buf::default();
+    let buf = LogBuf::default();
     config.init_with_writer(buf.clone()).unwrap();
     let before = std::time::SystemTime::now();
     tracing::info!("an info line");
