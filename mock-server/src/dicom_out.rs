@@ -2,7 +2,7 @@
 //! copied from the input, its own series and instance), sequences and codes, and the Part 10
 //! file around it.
 
-use arterys_gateway::dicom::capture::derived_uid;
+use arterys_gateway::dicom::capture::{derived_uid, COPIED};
 use arterys_gateway::HandlerError;
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
@@ -11,21 +11,6 @@ use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
 
 use crate::study::Study;
-
-/// Patient and study attributes an output copies from its input so that the viewer files it
-/// with the study.
-const COPIED: [Tag; 10] = [
-    tags::PATIENT_NAME,
-    tags::PATIENT_ID,
-    tags::PATIENT_BIRTH_DATE,
-    tags::PATIENT_SEX,
-    tags::STUDY_INSTANCE_UID,
-    tags::STUDY_DATE,
-    tags::STUDY_TIME,
-    tags::STUDY_ID,
-    tags::ACCESSION_NUMBER,
-    tags::REFERRING_PHYSICIAN_NAME,
-];
 
 /// A text (or other string-valued) element.
 pub fn text(tag: Tag, vr: VR, value: impl Into<String>) -> DataElement<InMemDicomObject> {

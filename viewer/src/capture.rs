@@ -32,9 +32,9 @@ pub struct CaptureIds {
     pub sop_instance_uid: String,
 }
 
-/// Patient and study attributes a capture takes from its source so that the viewer files it
-/// with the study (copied, never logged).
-const COPIED: [Tag; 10] = [
+/// Patient and study attributes a capture (or any output) takes from its source so that the
+/// viewer files it with the study (copied, never logged).
+pub const COPIED: [Tag; 10] = [
     tags::PATIENT_NAME,
     tags::PATIENT_ID,
     tags::PATIENT_BIRTH_DATE,
