@@ -31,15 +31,17 @@
 //! assert!(text.contains("arterys_requests_rejected_total{reason=\"budget\"} 1"));
 //! ```
 
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{header, HeaderValue};
-use http_body_util::BodyExt;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -266,14 +268,7 @@ pub(crate) async fn track(req: Request, next: Next) -> Response {
     let method = method_label(req.method());
     let label = RouteLabel { route };
     let read = m.request_bytes.get_or_create(&label).clone();
-    let req = req.map(|b| {
-        Body::new(b.map_frame(move |f| {
-            if let Some(d) = f.data_ref() {
-                read.inc_by(d.len() as u64);
-            }
-            f
-        }))
-    });
+    let req = req.map(|b| Body::new(Counted { inner: b, bytes: read, _guard: () }));
     m.in_flight.inc();
     let guard = InFlight {
         route: label.clone(),
@@ -284,13 +279,45 @@ pub(crate) async fn track(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     m.requests.get_or_create(&RequestLabels { route: label.route, method: method.to_owned(), status }).inc();
     resp.map(|b| {
-        Body::new(b.map_frame(move |f| {
-            if let Some(d) = f.data_ref() {
-                guard.sent.inc_by(d.len() as u64);
-            }
-            f
-        }))
+        let bytes = guard.sent.clone();
+        Body::new(Counted { inner: b, bytes, _guard: guard })
     })
+}
+
+/// A body that counts its data bytes into `bytes` and keeps everything else of the body it
+/// wraps: above all its exact size, from which hyper writes `Content-Length` (without it an
+/// HTTP/1.0 keep-alive client cannot tell where an answer ends) and a handler pre-sizes its
+/// buffers. `http_body_util`'s `MapFrame` would drop the size. `_guard` lives as long as the
+/// body is being sent.
+struct Counted<G> {
+    inner: Body,
+    bytes: Counter,
+    _guard: G,
+}
+
+impl<G: Unpin> http_body::Body for Counted<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(d) = frame.as_ref().and_then(|f| f.as_ref().ok()).and_then(http_body::Frame::data_ref) {
+            this.bytes.inc_by(d.len() as u64);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// `GET /metrics`.

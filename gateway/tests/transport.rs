@@ -70,3 +70,71 @@ async fn new_connections_do_not_wait_on_delayed_acknowledgements() {
     assert!(stalled <= 3, "{stalled} of 30 requests took >= 38 ms: {times:?}");
     assert!(sorted[15] < Duration::from_millis(20), "median {:?}: {times:?}", sorted[15]);
 }
+
+/// Reads one HTTP/1.x answer whose length its `Content-Length` gives; returns the head and
+/// the body, and leaves the connection open for the next request.
+fn read_answer(s: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "connection closed in the head: {buf:?}");
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap().to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .unwrap_or_else(|| panic!("no Content-Length in {head:?}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+/// A keep-alive client on HTTP/1.0 (`ab -k`) cannot use chunked encoding: the answer must
+/// carry its length, or the client cannot tell where it ends and the next one starts. Every
+/// layer between the handler and hyper keeps the body's exact size, so answers on HTTP/1.1
+/// carry it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_carry_their_length_so_keep_alive_works_on_http_1_0() {
+    let addr = start(Gateway::new().route("/", |input| {
+        assert_eq!(input.dicom.len(), 1);
+        Ok(InferenceResponse::new())
+    }))
+    .await;
+    let dcm = read_dicom("arterys/test_3d/1.dcm");
+    let body = multipart(
+        B,
+        &[
+            RawPart { headers: "Content-Type: application/json\r\n", body: b"{}" },
+            RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
+        ],
+    );
+    tokio::task::spawn_blocking(move || {
+        for version in ["1.0", "1.1"] {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut hashes = Vec::new();
+            for _ in 0..3 {
+                let mut request = format!(
+                    "POST / HTTP/{version}\r\nHost: {addr}\r\nConnection: keep-alive\r\nContent-Type: multipart/related; boundary={B}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                request.extend_from_slice(&body);
+                s.write_all(&request).unwrap();
+                let (head, answer) = read_answer(&mut s);
+                assert!(head.starts_with(&format!("http/{version} 200")), "{head}");
+                assert!(!head.contains("transfer-encoding"), "{head}");
+                let text = String::from_utf8_lossy(&answer);
+                assert!(text.trim_end().ends_with(&format!("--{B}--")), "a whole multipart answer: {text}");
+                hashes.push(text.lines().rev().find(|l| l.len() == 129).unwrap_or_default().to_owned());
+            }
+            assert!(hashes.iter().all(|h| h.len() == 129 && *h == hashes[0]), "{version}: {hashes:?}");
+        }
+    })
+    .await
+    .unwrap();
+}
