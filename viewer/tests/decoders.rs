@@ -84,6 +84,15 @@ fn jpeg_12_bit_stream_larger_than_the_dataset_says_is_refused() {
     assert!(!e.contains('\n'), "{e}");
 }
 
+#[test]
+fn jpeg_12_bit_stream_with_a_broken_scan_header_is_refused_by_name() {
+    // JPEG-lossy.dcm, JPGExtended.dcm before its fix: its sequential scan declares a spectral
+    // selection (libjpeg refuses it too: "scan start must be zero and scan stop must be 63").
+    let e = display::render_object(&object("JPEG-lossy.dcm")).unwrap_err().to_string();
+    assert!(e.starts_with("cannot decode transfer syntax JPEG Extended (12-bit)"), "{e}");
+    assert!(e.contains("spectral selection"), "{e}");
+}
+
 /// SC_rgb_jls_lossy_line.dcm and SC_rgb_jls_lossy_sample.dcm are SC_rgb.dcm's 100x100 RGB
 /// image in JPEG-LS near-lossless with NEAR = 2 (their scan headers), interleaved by line and
 /// by sample: every sample within 2 of the original is what near-lossless guarantees, and
