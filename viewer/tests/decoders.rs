@@ -93,6 +93,18 @@ fn jpeg_12_bit_stream_with_a_broken_scan_header_is_refused_by_name() {
     assert!(e.contains("spectral selection"), "{e}");
 }
 
+#[test]
+fn jpeg_12_bit_colour_is_refused_by_name() {
+    // Only grayscale 12-bit streams are decoded here; a colour one gets its reason.
+    for pi in ["RGB", "YBR_FULL_422"] {
+        let mut obj = object("JPGExtended.dcm");
+        obj.put(DataElement::new(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(3u16)));
+        obj.put(DataElement::new(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, PrimitiveValue::from(pi)));
+        let e = display::render_object(&obj).unwrap_err().to_string();
+        assert!(e.contains("12-bit lossy JPEG in colour is not supported"), "{pi}: {e}");
+    }
+}
+
 /// SC_rgb_jls_lossy_line.dcm and SC_rgb_jls_lossy_sample.dcm are SC_rgb.dcm's 100x100 RGB
 /// image in JPEG-LS near-lossless with NEAR = 2 (their scan headers), interleaved by line and
 /// by sample: every sample within 2 of the original is what near-lossless guarantees, and

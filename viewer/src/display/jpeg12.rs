@@ -4,7 +4,12 @@
 //! integer transform), grayscale only: 12-bit colour JPEG is left to the usual path, which
 //! names it as unsupported.
 
-/// Whether every frame is a 12-bit DCT JPEG stream (judged by its frame header alone).
+/// Whether some frame is a 12-bit DCT JPEG stream, colour included.
+pub(super) fn any_12_bit(frames: &[Vec<u8>]) -> bool {
+    frames.iter().any(|f| openreadout_codecs::jpeg_markers(f, None).is_ok_and(|m| m.precision == 12 && m.process != 3))
+}
+
+/// Whether every frame is a grayscale 12-bit DCT JPEG stream (judged by its frame header alone).
 pub(super) fn all_12_bit(frames: &[Vec<u8>]) -> bool {
     !frames.is_empty()
         && frames.iter().all(|f| {

@@ -61,7 +61,8 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
         {
             // Frames this cannot split are left to dicom-pixeldata.
             let Ok(frames) = frames(obj, seq) else { return Ok(None) };
-            if !frames.iter().all(|f| jpeg_without_colour_marker(f)) {
+            // 12-bit colour is not decoded: dicom-pixeldata's error names it.
+            if !frames.iter().all(|f| jpeg_without_colour_marker(f)) || jpeg12::any_12_bit(&frames) {
                 return Ok(None);
             }
             let mut out = Vec::new();
