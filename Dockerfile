@@ -8,6 +8,11 @@
 # Dependencies are compiled in a layer of their own (cargo-chef): a source change rebuilds
 # only the workspace's crates.
 FROM rust:1.95.0-bookworm AS chef
+# send-inference-request decodes JPEG-LS with CharLS, built from source by charls-sys with
+# cmake and g++. Built in one cargo run with the tool, mock-server and model-server get the
+# feature too (cargo unifies it), so the images decode JPEG-LS. Versions: Debian bookworm.
+RUN apt-get update && apt-get install -y --no-install-recommends cmake=3.25.1-1 g++=4:12.2.0-3 \
+ && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --version 0.1.78 --locked
 WORKDIR /src
 

@@ -16,8 +16,7 @@ use arterys_viewer::display;
 /// Files pydicom decodes that this build cannot, each with a part of the one-line reason we
 /// give. Kept exact: a file that starts to decode here must be taken out.
 fn not_decodable_here() -> Vec<(&'static str, &'static str)> {
-    // 12-bit lossy JPEG: the pure-Rust JPEG decoder does 8-bit samples only.
-    let mut files = vec![("JPGExtended.dcm", "12-bit lossy JPEG is not supported")];
+    let mut files = Vec::new();
     if !cfg!(feature = "jpegls") {
         // JPEG-LS needs CharLS (C++), behind the `jpegls` feature.
         for f in [
@@ -33,6 +32,9 @@ fn not_decodable_here() -> Vec<(&'static str, &'static str)> {
     }
     files
 }
+
+/// JPEG Extended (12-bit lossy JPEG).
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
 /// Files whose pydicom reference is wrong, compared with the reference of the same image in
 /// another file instead: pydicom 3.0 reads Big Endian palette LUT data as Little Endian (its
@@ -192,6 +194,11 @@ fn reference_values(r: &Reference) -> Values {
 
 /// Whether the difference is within what the comparison allows (see the module docs).
 fn acceptable(r: &Reference, d: &Diff, reference: &Values) -> bool {
+    if r.lossy && r.ts == JPEG_EXTENDED && r.gray {
+        // 12-bit JPEG: a double-precision inverse DCT against libjpeg's integer one, at most
+        // one stored value apart (no file of the corpus has a rescale slope with it).
+        return d.max <= 1.0 && d.mean <= 0.05;
+    }
     if r.lossy {
         // Two decoders of the same lossy stream: IDCT/wavelet rounding and chroma upsampling.
         return d.mean <= 0.01 * d.range && d.max <= 0.1 * d.range;
@@ -261,6 +268,9 @@ fn our_pixels_match_pydicom_on_its_corpus() {
     println!("differing: {}", differing.len());
     differing.iter().for_each(|l| println!("  ! {l}"));
     println!("decoded by pydicom, not by us: {}", not_ours.len());
+    if !cfg!(feature = "jpegls") {
+        println!("  (built without the `jpegls` feature: JPEG-LS needs it; `cargo test --workspace` has it)");
+    }
     not_ours.iter().for_each(|(f, e)| println!("  x {f}: {e}"));
     println!("not decoded by pydicom: {}", not_pydicom.len());
     not_pydicom.iter().for_each(|l| println!("  - {l}"));

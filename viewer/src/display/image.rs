@@ -176,7 +176,9 @@ fn decode_encapsulated<'a>(
     })
     .map_err(|mut reason| {
         if matches!(ts_uid, JPEG_BASELINE | JPEG_EXTENDED) && a.bits_stored > 8 {
-            reason = format!("{}-bit lossy JPEG is not supported by the JPEG decoder ({reason})", a.bits_stored);
+            // Grayscale 12-bit streams were decoded before (`repair`); colour ones are not.
+            let what = if a.spp == 1 { "" } else { " in colour" };
+            reason = format!("{}-bit lossy JPEG{what} is not supported ({reason})", a.bits_stored);
         }
         ts_error(reason)
     })?;

@@ -2,8 +2,8 @@
 //! way a radiology viewer shows them.
 //!
 //! Decoding is done by `dicom-pixeldata` (every transfer syntax it has a codec for), except
-//! for the files it gets wrong (32-bit Big Endian and RLE samples, JPEG RGB without a colour
-//! marker), which are decoded here first; everything after decoding is done here, so that the
+//! for the files it gets wrong or cannot decode (32-bit Big Endian and RLE samples, JPEG RGB
+//! without a colour marker, 12-bit lossy JPEG), which are decoded here first; everything after decoding is done here, so that the
 //! rules below hold for every bit depth and photometric interpretation, including the ones
 //! `dicom-pixeldata`'s own image conversion refuses (32-bit samples, uncompressed
 //! YBR_FULL_422, palette color):
@@ -22,6 +22,7 @@
 mod color;
 mod float;
 mod image;
+mod jpeg12;
 mod lut;
 mod repair;
 mod segmented;

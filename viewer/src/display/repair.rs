@@ -5,7 +5,10 @@
 //!   8-bit samples in OW pairwise swapped and 32-bit samples with their halves swapped;
 //! - RLE Lossless with 32-bit samples (dicom-pixeldata's RLE decoder stops at 16);
 //! - JPEG lossy declared RGB whose stream carries no colour-space marker (no JFIF, no Adobe
-//!   APP14): the samples are RGB (PS3.5 8.2.1), but the JPEG decoder assumes YCbCr.
+//!   APP14): the samples are RGB (PS3.5 8.2.1), but the JPEG decoder assumes YCbCr;
+//! - JPEG lossy with 12-bit samples (grayscale), which dicom-pixeldata's JPEG decoder refuses
+//!   ([`super::jpeg12`]); BitsStored, HighBit and PixelRepresentation then apply as for any
+//!   16-bit native data.
 
 use dicom_core::value::PixelFragmentSequence;
 use dicom_core::{DataElement, DicomValue, PrimitiveValue, VR};
@@ -14,7 +17,7 @@ use dicom_object::DefaultDicomObject;
 use dicom_transfer_syntax_registry::entries;
 
 use super::image::{JPEG_BASELINE, JPEG_EXTENDED};
-use super::{attr_u16, DisplayError};
+use super::{attr_u16, jpeg12, DisplayError};
 
 /// Retired from new files, still in archives.
 pub(super) const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
@@ -44,12 +47,22 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             }
             out
         }
+        (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq)) if spp == 1 && bits == 16 => {
+            // Frames this cannot split, and 8-bit streams, are left to dicom-pixeldata.
+            let Ok(frames) = frames(obj, seq) else { return Ok(None) };
+            if !jpeg12::all_12_bit(&frames) {
+                return Ok(None);
+            }
+            let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
+            jpeg12::decode(&frames, rows, cols).map_err(|e| fail("JPEG Extended (12-bit)", e))?
+        }
         (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq))
             if spp == 3 && crate::string(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB") =>
         {
             // Frames this cannot split are left to dicom-pixeldata.
             let Ok(frames) = frames(obj, seq) else { return Ok(None) };
-            if !frames.iter().all(|f| jpeg_without_colour_marker(f)) {
+            // 12-bit colour is not decoded: dicom-pixeldata's error names it.
+            if !frames.iter().all(|f| jpeg_without_colour_marker(f)) || jpeg12::any_12_bit(&frames) {
                 return Ok(None);
             }
             let mut out = Vec::new();
