@@ -32,10 +32,13 @@ pub fn draw_annotation(canvas: &mut Canvas, a: &Annotation, size: (u32, u32), zo
                 let minor = [(b1[0] - b0[0]) / 2.0, (b1[1] - b0[1]) / 2.0];
                 curve(c, major, minor)
             }
-            ("POINT", [p, ..]) => {
+            // A cross on each point (MULTIPOINT: a structured report's point set).
+            ("POINT" | "MULTIPOINT", points) => {
                 let arm = f64::from(thick * 3);
-                canvas.line([p[0] - arm, p[1]], [p[0] + arm, p[1]], a.color, thick);
-                canvas.line([p[0], p[1] - arm], [p[0], p[1] + arm], a.color, thick);
+                for p in points {
+                    canvas.line([p[0] - arm, p[1]], [p[0] + arm, p[1]], a.color, thick);
+                    canvas.line([p[0], p[1] - arm], [p[0], p[1] + arm], a.color, thick);
+                }
                 continue;
             }
             // POLYLINE and INTERPOLATED (drawn through its points).

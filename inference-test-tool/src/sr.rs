@@ -153,6 +153,81 @@ mod tests {
         assert!((132..160).any(|y| (64..192).any(|x| c.get(x, y) != [0, 0, 0])), "no text below the line");
     }
 
+    fn element(tag: Tag, vr: dicom_core::VR, value: impl Into<dicom_core::PrimitiveValue>) -> DataElement {
+        DataElement::new(tag, vr, value.into())
+    }
+
+    fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement {
+        DataElement::new(tag, dicom_core::VR::SQ, dicom_core::value::DataSetSequence::from(items))
+    }
+
+    fn named(value_type: &str, meaning: &str, more: Vec<DataElement>) -> InMemDicomObject {
+        let code = InMemDicomObject::from_element_iter([element(tags::CODE_MEANING, dicom_core::VR::LO, meaning)]);
+        let mut it = InMemDicomObject::from_element_iter([
+            element(tags::VALUE_TYPE, dicom_core::VR::CS, value_type),
+            sequence(tags::CONCEPT_NAME_CODE_SEQUENCE, vec![code]),
+        ]);
+        more.into_iter().for_each(|e| {
+            it.put(e);
+        });
+        it
+    }
+
+    type DataElement = dicom_core::DataElement<InMemDicomObject>;
+
+    #[test]
+    fn a_region_beside_its_measurements_is_drawn_with_them() {
+        // TID 1410: the image region and the measurements side by side in their group, a
+        // point set on frame 2 of an image.
+        let image = named(
+            "IMAGE",
+            "Source",
+            vec![sequence(
+                tags::REFERENCED_SOP_SEQUENCE,
+                vec![InMemDicomObject::from_element_iter([
+                    element(tags::REFERENCED_SOP_INSTANCE_UID, dicom_core::VR::UI, "1.2.3"),
+                    element(tags::REFERENCED_FRAME_NUMBER, dicom_core::VR::IS, "2"),
+                ])],
+            )],
+        );
+        let region = named(
+            "SCOORD",
+            "Image Region",
+            vec![
+                element(tags::GRAPHIC_TYPE, dicom_core::VR::CS, "MULTIPOINT"),
+                element(
+                    tags::GRAPHIC_DATA,
+                    dicom_core::VR::FL,
+                    dicom_core::PrimitiveValue::F32(vec![10.0f32, 10.0, 50.0, 40.0].into()),
+                ),
+                sequence(tags::CONTENT_SEQUENCE, vec![image]),
+            ],
+        );
+        let value = InMemDicomObject::from_element_iter([
+            element(tags::NUMERIC_VALUE, dicom_core::VR::DS, "12.5"),
+            sequence(
+                tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
+                vec![InMemDicomObject::from_element_iter([element(tags::CODE_VALUE, dicom_core::VR::SH, "mm2")])],
+            ),
+        ]);
+        let area = named("NUM", "Area", vec![sequence(tags::MEASURED_VALUE_SEQUENCE, vec![value])]);
+        let group = named("CONTAINER", "Measurement Group", vec![sequence(tags::CONTENT_SEQUENCE, vec![region, area])]);
+        let report = InMemDicomObject::from_element_iter([sequence(tags::CONTENT_SEQUENCE, vec![group])]);
+
+        let a = measurements(&report);
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!((a[0].sop_instance_uid.as_str(), a[0].frames.as_slice()), ("1.2.3", &[2u32][..]));
+        assert_eq!(a[0].graphics[0].points, [[10.0, 10.0], [50.0, 40.0]]);
+        assert_eq!(a[0].texts[0].text, "Area: 12.5 mm2");
+        let mut c = Canvas::new(160, 160, vec![0; 160 * 160 * 3]);
+        crate::gsps::draw_annotation(&mut c, &a[0], (160, 160), 1.0, 1, 1);
+        // A cross on each point, nothing between them.
+        for (x, y) in [(10, 10), (7, 10), (13, 10), (10, 7), (50, 40), (50, 37)] {
+            assert_eq!(c.get(x, y), SR_COLOR, "({x},{y})");
+        }
+        assert_eq!(c.get(30, 25), [0, 0, 0]);
+    }
+
     #[test]
     fn a_region_without_a_referenced_image_is_not_drawn() {
         let scoord = InMemDicomObject::from_element_iter([
