@@ -1,4 +1,5 @@
-//! Drawing the graphics of a softcopy presentation state on the image it references.
+//! Drawing the graphics of a softcopy presentation state (or a structured report's image
+//! regions) on the image it references, in the annotation's colour.
 
 use crate::draw::Canvas;
 use crate::outputs::Annotation;
@@ -31,22 +32,25 @@ pub fn draw_annotation(canvas: &mut Canvas, a: &Annotation, size: (u32, u32), zo
                 let minor = [(b1[0] - b0[0]) / 2.0, (b1[1] - b0[1]) / 2.0];
                 curve(c, major, minor)
             }
-            ("POINT", [p, ..]) => {
+            // A cross on each point (MULTIPOINT: a structured report's point set).
+            ("POINT" | "MULTIPOINT", points) => {
                 let arm = f64::from(thick * 3);
-                canvas.line([p[0] - arm, p[1]], [p[0] + arm, p[1]], GSPS_COLOR, thick);
-                canvas.line([p[0], p[1] - arm], [p[0], p[1] + arm], GSPS_COLOR, thick);
+                for p in points {
+                    canvas.line([p[0] - arm, p[1]], [p[0] + arm, p[1]], a.color, thick);
+                    canvas.line([p[0], p[1] - arm], [p[0], p[1] + arm], a.color, thick);
+                }
                 continue;
             }
             // POLYLINE and INTERPOLATED (drawn through its points).
             _ => pts,
         };
         for seg in path.windows(2) {
-            canvas.line(seg[0], seg[1], GSPS_COLOR, thick);
+            canvas.line(seg[0], seg[1], a.color, thick);
         }
     }
     for t in &a.texts {
         let [x, y] = to_canvas(t.at, t.display);
-        canvas.text(x.round() as i64, y.round() as i64, &t.text, GSPS_COLOR, scale);
+        canvas.text(x.round() as i64, y.round() as i64, &t.text, a.color, scale);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The pieces of `send-inference-request`, usable on their own (the benchmarks time them):
 //! loading and ordering a study ([`input`]), the streaming client ([`client`]), the protocol
 //! checks ([`check`]), reading DICOM outputs ([`outputs`]), drawing results ([`draw`], [`overlay`],
-//! [`gsps`]) and writing them ([`output`], [`npy`], [`gallery`], [`manifest`]).
+//! [`gsps`], [`sr`]) and writing them ([`output`], [`npy`], [`gallery`], [`manifest`]).
 
 pub mod check;
 pub mod client;
@@ -14,4 +14,5 @@ pub mod npy;
 pub mod output;
 pub mod outputs;
 pub mod overlay;
+pub mod sr;
 pub mod write;

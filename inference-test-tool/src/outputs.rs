@@ -1,6 +1,6 @@
 //! The DICOM outputs of an answer, read with dicom-rs: what kind each is (by its SOP Class),
 //! the content of a structured report as indented lines, and the graphics of a presentation
-//! state by the image they belong to.
+//! state (or the measurements of a report) by the image they belong to.
 
 use arterys_gateway::{BinaryType, InferenceResponse};
 use dicom_core::Tag;
@@ -55,7 +55,8 @@ pub struct TextObject {
     pub display: bool,
 }
 
-/// The graphics a presentation state puts on one image.
+/// The graphics a presentation state, or the measurements a structured report, put on one
+/// image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Annotation {
     /// The image.
@@ -66,6 +67,8 @@ pub struct Annotation {
     pub graphics: Vec<Graphic>,
     /// Its text.
     pub texts: Vec<TextObject>,
+    /// What it is drawn in: [`crate::gsps::GSPS_COLOR`] or [`crate::sr::SR_COLOR`].
+    pub color: [u8; 3],
 }
 
 /// One DICOM output of the answer.
@@ -83,7 +86,8 @@ pub struct DicomOutput {
     pub series_instance_uid: Option<String>,
     /// A structured report's content, one line per item, indented by depth.
     pub report: Vec<String>,
-    /// A presentation state's graphics.
+    /// A presentation state's graphics, or a structured report's measurements that name an
+    /// image region.
     pub annotations: Vec<Annotation>,
     /// Why the file could not be read, if it could not.
     pub problem: Option<String>,
@@ -123,7 +127,10 @@ pub fn read_outputs(r: &InferenceResponse) -> Vec<(DicomOutput, bytes::Bytes)> {
                 let class = arterys_gateway::dicom::string(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
                 o.kind = kind_of(&class, &obj);
                 match o.kind {
-                    OutputKind::StructuredReport => o.report = report_lines(&obj),
+                    OutputKind::StructuredReport => {
+                        o.report = report_lines(&obj);
+                        o.annotations = crate::sr::measurements(&obj);
+                    }
                     OutputKind::PresentationState => o.annotations = annotations(&obj),
                     _ => {}
                 }
@@ -266,7 +273,13 @@ pub fn annotations(obj: &InMemDicomObject) -> Vec<Annotation> {
         let images: Vec<(String, Vec<u32>)> =
             items(a, tags::REFERENCED_IMAGE_SEQUENCE).iter().filter_map(image_ref).collect();
         for (uid, frames) in if images.is_empty() { all.clone() } else { images } {
-            out.push(Annotation { sop_instance_uid: uid, frames, graphics: graphics.clone(), texts: texts.clone() });
+            out.push(Annotation {
+                sop_instance_uid: uid,
+                frames,
+                graphics: graphics.clone(),
+                texts: texts.clone(),
+                color: crate::gsps::GSPS_COLOR,
+            });
         }
     }
     out
@@ -344,6 +357,7 @@ mod tests {
                 },
             ],
             texts: vec![],
+            color: crate::gsps::GSPS_COLOR,
         };
         let mut c = Canvas::new(100, 60, vec![0; 100 * 60 * 3]);
         crate::gsps::draw_annotation(&mut c, &a, (100, 60), 1.0, 1, 1);

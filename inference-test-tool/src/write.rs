@@ -168,6 +168,9 @@ pub fn write_outputs(
             if o.kind == OutputKind::PresentationState {
                 lines.push(format!("{} annotated images, drawn on their PNGs", o.annotations.len()));
             }
+            if o.kind == OutputKind::StructuredReport && !o.annotations.is_empty() {
+                lines.push(format!("{} measured image region(s), drawn on their PNGs", o.annotations.len()));
+            }
             (format!("{} ({}) -> {}", o.label, o.kind.name(), o.file_name), lines)
         })
         .collect();

@@ -141,6 +141,27 @@ async fn every_mode_is_visible_in_a_real_browser() {
             Mode::StructuredReport => {
                 assert!(stdout.contains("Length: 160.00 mm"), "{name}: {stdout}");
                 assert!(html.contains("Imaging Measurement Report") && html.contains("Finding: Lesion"), "{name}");
+                // The measured region on the middle slice (2.dcm), in the report's colour: the
+                // line from column 128 to 384 on row 256 of the 512 x 512 image, and at the
+                // thumbnail's size; the other slices have none.
+                let sr = arterys_inference_test_tool::sr::SR_COLOR;
+                let full = image::open(out.join("1_2.dcm.png")).unwrap().to_rgb8();
+                let on_line = (128..=384).filter(|&x| (255..=257).any(|y| full.get_pixel(x, y).0 == sr)).count();
+                assert_eq!(on_line, 257, "{name}: the SR line along row 256");
+                let thumb = image::open(out.join("thumbs/1_2.dcm.png")).unwrap().to_rgb8();
+                let (w, h) = (thumb.width(), thumb.height());
+                let row = (h / 2).saturating_sub(2)..=(h / 2 + 1);
+                let on_line = (w / 4 + 1..w * 3 / 4).filter(|&x| row.clone().any(|y| thumb.get_pixel(x, y).0 == sr));
+                assert_eq!(
+                    on_line.count() as u32,
+                    w * 3 / 4 - w / 4 - 1,
+                    "{name}: the SR line on the {w}x{h} thumbnail"
+                );
+                for other in ["0_3.dcm.png", "2_1.dcm.png", "thumbs/0_3.dcm.png"] {
+                    assert_eq!(count_color(&out.join(other), sr), 0, "{name}: SR colour on {other}");
+                }
+                assert!(html.contains("structured report measurements (SR image regions)"), "{name}: legend");
+                assert!(html.contains("1 measured image region(s), drawn with their values"), "{name}");
             }
             Mode::Gsps => {
                 let full = count_color(&out.join("0_3.dcm.png"), [255, 160, 0]);

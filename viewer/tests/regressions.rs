@@ -135,3 +135,24 @@ fn float_pixel_data_gives_its_values() {
     // No window in the file: lowest value black, highest white.
     assert!(shown[0].rgb.contains(&0) && shown[0].rgb.contains(&255));
 }
+
+#[test]
+fn float_pixel_data_follows_the_voi_lut_function() {
+    // Float images were windowed LINEAR whatever their VOILUTFunction said: the same values as
+    // MR_small's, as floats, are shown as MR_small is, with its window, as a SIGMOID.
+    let sigmoid = |o: &mut InMemDicomObject| {
+        o.put(DataElement::new(tags::VOILUT_FUNCTION, VR::CS, PrimitiveValue::from("SIGMOID")));
+    };
+    let integer = mr_small_with(sigmoid);
+    let floats = values(&integer);
+    let float = mr_small_with(|o| {
+        sigmoid(o);
+        o.remove_element(tags::PIXEL_DATA);
+        o.put(DataElement::new(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(32u16)));
+        o.put(DataElement::new(tags::FLOAT_PIXEL_DATA, VR::OF, PrimitiveValue::F32(floats.into())));
+    });
+    let (a, b) = (display::render_object(&integer).unwrap(), display::render_object(&float).unwrap());
+    let linear = display::render_object(&object("MR_small.dcm")).unwrap();
+    assert!(a[0] != linear[0], "SIGMOID differs from LINEAR");
+    assert_eq!(max_diff(&a[0], &b[0]), 0);
+}

@@ -30,9 +30,10 @@ fn gradient(lut: &[[u8; 4]; 256]) -> String {
     format!("linear-gradient(to right,{})", stops.join(","))
 }
 
-/// `<ul class="legend">` of every kind of result in `r` with its colour; empty when there is
-/// nothing drawn.
-pub fn legend(r: &InferenceResponse, gsps: bool) -> String {
+/// `<ul class="legend">` of every kind of result in `r` with its colour, with the graphics of
+/// presentation states (`gsps`) and the measurements of structured reports (`sr`) when some
+/// are drawn; empty when there is nothing drawn.
+pub fn legend(r: &InferenceResponse, gsps: bool, sr: bool) -> String {
     let j = r.json();
     let mut html = String::new();
     let mut mask_index = 0;
@@ -83,6 +84,9 @@ pub fn legend(r: &InferenceResponse, gsps: bool) -> String {
     }
     if gsps {
         swatch(&mut html, GSPS_COLOR, "presentation state graphics (GSPS)");
+    }
+    if sr {
+        swatch(&mut html, crate::sr::SR_COLOR, "structured report measurements (SR image regions)");
     }
     if html.is_empty() {
         return html;

@@ -176,8 +176,10 @@ pub fn index_html(page: &Page<'_>) -> String {
         let _ = writeln!(html, "<h2>Study classification</h2>\n{}", key_values(study));
     }
     let gsps = page.outputs.iter().any(|o| o.output.kind == OutputKind::PresentationState);
+    let sr =
+        page.outputs.iter().any(|o| o.output.kind == OutputKind::StructuredReport && !o.output.annotations.is_empty());
     if let Some(r) = page.response {
-        html.push_str(&legend(r, gsps));
+        html.push_str(&legend(r, gsps, sr));
     }
     let mut series: Vec<&str> = Vec::new();
     for item in page.items {
@@ -250,6 +252,13 @@ fn outputs_html(html: &mut String, entry: &OutputEntry) {
             html,
             "<p>{graphics} graphics and text objects on {} images, drawn on them above.</p>",
             images.len()
+        );
+    }
+    if o.kind == OutputKind::StructuredReport && !o.annotations.is_empty() {
+        let _ = writeln!(
+            html,
+            "<p>{} measured image region(s), drawn with their values on the images above.</p>",
+            o.annotations.len()
         );
     }
 }

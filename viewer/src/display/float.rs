@@ -3,6 +3,7 @@
 
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::VoiLutFunction;
 
 use super::color::{min_max, voi};
 use super::{attr_f64, attr_u16, DisplayError, DisplayFrame};
@@ -13,7 +14,7 @@ pub(super) struct FloatImage {
     cols: usize,
     frames: u32,
     values: Vec<f64>,
-    window: Option<(f64, f64)>,
+    window: Option<(f64, f64, VoiLutFunction)>,
     monochrome1: bool,
 }
 
@@ -46,8 +47,14 @@ impl FloatImage {
                 values.len()
             )));
         }
-        let window =
-            attr_f64(obj, tags::WINDOW_CENTER).zip(attr_f64(obj, tags::WINDOW_WIDTH)).filter(|(_, w)| *w >= 1.0);
+        // The first window with its function, as for integer pixel data.
+        let function = crate::string(obj, tags::VOILUT_FUNCTION)
+            .and_then(|f| VoiLutFunction::try_from(f.as_str()).ok())
+            .unwrap_or(VoiLutFunction::Linear);
+        let window = attr_f64(obj, tags::WINDOW_CENTER)
+            .zip(attr_f64(obj, tags::WINDOW_WIDTH))
+            .filter(|(_, w)| if function == VoiLutFunction::Linear { *w >= 1.0 } else { *w > 0.0 })
+            .map(|(c, w)| (c, w, function));
         let monochrome1 = crate::string(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("MONOCHROME1");
         Ok(Some(Self { rows, cols, frames, values, window, monochrome1 }))
     }
@@ -73,8 +80,8 @@ impl FloatImage {
             .map(|frame| {
                 let values = self.frame_values(frame)?;
                 let mut gray = match self.window {
-                    Some((center, width)) => {
-                        values.iter().map(|&v| voi(v, center, width, dicom_pixeldata::VoiLutFunction::Linear)).collect()
+                    Some((center, width, function)) => {
+                        values.iter().map(|&v| voi(v, center, width, function)).collect()
                     }
                     None => min_max(values),
                 };

@@ -226,6 +226,9 @@ pub(super) struct Image<'a> {
     pub(super) dose_grid_scaling: Option<f64>,
     pub(super) palette: Option<Palette>,
     pub(super) modality_lut: Option<super::lut::ModalityLut>,
+    /// VOI LUTs: one for all frames, or one per frame (functional groups); preferred to a
+    /// window.
+    pub(super) voi_luts: Vec<super::lut::VoiLut>,
 }
 
 impl<'a> Image<'a> {
@@ -261,7 +264,9 @@ impl<'a> Image<'a> {
         };
         // Codecs output interleaved samples; native and encapsulated uncompressed data do not.
         let raw = matches!(pixel_data.value(), DicomValue::Primitive(_)) || ts.uid() == ENCAPSULATED_UNCOMPRESSED;
+        let voi_luts = super::lut::VoiLut::read(obj, &px, a.signed);
         Ok(Image {
+            voi_luts,
             px,
             photometric,
             base,
@@ -354,11 +359,16 @@ impl<'a> Image<'a> {
         let rgb = match self.photometric {
             Photometric::Monochrome1 | Photometric::Monochrome2 => {
                 let values = self.modality(frame)?;
-                let mut gray = match self.window(frame) {
-                    Some((center, width, function)) => {
-                        values.iter().map(|&x| voi(x, center, width, function)).collect::<Vec<u8>>()
+                let lut = match self.voi_luts.as_slice() {
+                    [one] => Some(one),
+                    luts => luts.get((self.base + frame) as usize),
+                };
+                let mut gray = match (lut, self.window(frame)) {
+                    (Some(lut), _) => values.iter().map(|&x| lut.level(x)).collect::<Vec<u8>>(),
+                    (None, Some((center, width, function))) => {
+                        values.iter().map(|&x| voi(x, center, width, function)).collect()
                     }
-                    None => min_max(&values),
+                    (None, None) => min_max(&values),
                 };
                 if self.photometric == Photometric::Monochrome1 {
                     gray.iter_mut().for_each(|g| *g = 255 - *g);

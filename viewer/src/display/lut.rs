@@ -54,3 +54,50 @@ impl ModalityLut {
         self.entries[(stored - self.first_mapped).clamp(0, last) as usize]
     }
 }
+
+/// A VOI LUT (PS3.3 C.11.2.1.1): modality values to display levels through a table whose
+/// entries span `bits` bits (the third value of its LUT Descriptor); values outside the table
+/// take its first or last entry.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct VoiLut {
+    first_mapped: i64,
+    entries: Vec<u16>,
+    bits: u8,
+}
+
+impl VoiLut {
+    /// The VOI LUTs of an image, as dicom-pixeldata reads them: the first item of the top
+    /// level's VOI LUT Sequence (the others are alternative views, as further windows are),
+    /// or one per frame from the functional groups. Empty when there is none, or when it is
+    /// unusable (no entries, a depth of 0), so that the window or the default applies.
+    pub(super) fn read(obj: &DefaultDicomObject, px: &dicom_pixeldata::DecodedPixelData, signed: bool) -> Vec<Self> {
+        let Ok(Some(luts)) = px.voi_lut_sequence() else { return Vec::new() };
+        let top_level = matches!(obj.element_opt(tags::VOILUT_SEQUENCE), Ok(Some(_)));
+        let luts = if top_level { &luts[..1] } else { luts };
+        let luts: Vec<Self> = luts
+            .iter()
+            .map(|l| Self {
+                // The first mapped value is US or SS, as the pixels are.
+                first_mapped: match i64::from(l.min_pixel_value) {
+                    v if signed && v > 0x7FFF => v - 0x1_0000,
+                    v => v,
+                },
+                entries: l.data.clone(),
+                bits: l.bits_stored,
+            })
+            .collect();
+        if luts.iter().any(|l| l.entries.is_empty() || l.bits == 0) {
+            return Vec::new();
+        }
+        luts
+    }
+
+    /// The display level (0..=255) of a modality value: the entry scaled from 0..2^bits-1.
+    pub(super) fn level(&self, value: f64) -> u8 {
+        let last = self.entries.len() as i64 - 1;
+        let offset = (value - self.first_mapped as f64).floor();
+        let i = if offset.is_nan() { 0 } else { (offset.clamp(0.0, last as f64)) as usize };
+        let max = ((1u32 << self.bits.min(16)) - 1) as f64;
+        super::color::round8(f64::from(self.entries[i]) * 255.0 / max)
+    }
+}

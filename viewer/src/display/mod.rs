@@ -11,9 +11,13 @@
 //! - float pixel data (Float / Double Float Pixel Data): the values as they are, then as
 //!   grayscale;
 //! - grayscale: modality rescale (RescaleSlope/Intercept, or the Modality LUT; and
-//!   DoseGridScaling for RT dose), then the first VOI window (WindowCenter/WindowWidth, with
-//!   its VOILUTFunction, LINEAR by default), or a min–max window over the frame when the file
-//!   has none; MONOCHROME1 is inverted after windowing; gray is output as R=G=B;
+//!   DoseGridScaling for RT dose), then the VOI stage: the first VOI LUT (VOI LUT Sequence,
+//!   its entries scaled from the LUT Descriptor's bit depth; preferred to a window when a file
+//!   has both, as pydicom and dicom-pixeldata do), else the first VOI window
+//!   (WindowCenter/WindowWidth, with its VOILUTFunction, LINEAR by default), else (no window,
+//!   or one the function does not allow, such as a LINEAR width under 1) a min–max window over
+//!   the frame; per frame from the functional groups of an enhanced image; MONOCHROME1 is
+//!   inverted after windowing; gray is output as R=G=B;
 //! - color: RGB as is, YBR_FULL / YBR_FULL_422 / YBR_PARTIAL_422 converted to RGB (unless the
 //!   codec already did, as JPEG lossy and JPEG 2000 with a component transform do), PALETTE
 //!   COLOR through the red/green/blue palette lookup tables;

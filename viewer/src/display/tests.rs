@@ -405,3 +405,22 @@ fn every_test_file_renders_or_names_its_reason() {
     }
     assert!(rendered >= 20, "only {rendered} test files rendered");
 }
+
+#[test]
+fn a_voi_lut_is_applied_and_preferred_to_a_window() {
+    // Found by tests/corpus_voi.rs: the VOI LUT Sequence was ignored (the window, or min-max,
+    // drawn instead). Signed pixels, a table from -1 (SS) with 12-bit entries.
+    let pixels = PrimitiveValue::I16(vec![-2i16, -1, 0, 5].into());
+    let mut obj = synthetic("MONOCHROME2", (1, 4), 1, (16, 12, 1), pixels);
+    let lut = InMemDicomObject::from_element_iter([
+        DataElement::new(tags::LUT_DESCRIPTOR, VR::SS, PrimitiveValue::I16(vec![4i16, -1, 12].into())),
+        DataElement::new(tags::LUT_DATA, VR::OW, PrimitiveValue::U16(vec![4095u16, 0, 2048, 1024].into())),
+    ]);
+    obj.put(DataElement::new(tags::VOILUT_SEQUENCE, VR::SQ, dicom_core::value::DataSetSequence::from(vec![lut])));
+    obj.put(DataElement::new(tags::WINDOW_CENTER, VR::DS, PrimitiveValue::from("0")));
+    obj.put(DataElement::new(tags::WINDOW_WIDTH, VR::DS, PrimitiveValue::from("10")));
+    let f = render_object(&obj).unwrap().remove(0);
+    // Below the table: its first entry; past it: its last; entries scaled from 0..4095.
+    let levels: Vec<u8> = f.rgb.chunks_exact(3).map(|p| p[0]).collect();
+    assert_eq!(levels, [255, 255, 0, 64]);
+}
