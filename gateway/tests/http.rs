@@ -322,13 +322,9 @@ async fn panics_and_errors_give_5xx_and_the_service_keeps_serving() {
 async fn healthcheck_flips_to_ready_and_ping_always_answers() {
     let ready = Arc::new(AtomicBool::new(false));
     let r = Arc::clone(&ready);
-    let addr = start(Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || {
-        if r.load(Ordering::SeqCst) {
-            Readiness::Ready
-        } else {
-            Readiness::NotReady("LOADING".into())
-        }
-    }))
+    let addr = start(
+        Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || Readiness::loading_until(&r)),
+    )
     .await;
     for method in ["GET", "POST"] {
         let h = send(addr, method, "/healthcheck", None, vec![]).await;

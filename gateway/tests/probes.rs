@@ -16,13 +16,9 @@ use common::*;
 async fn readyz_follows_readiness_while_healthcheck_and_ping_keep_their_answers() {
     let loaded = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&loaded);
-    let addr = start(Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || {
-        if flag.load(Ordering::Acquire) {
-            Readiness::Ready
-        } else {
-            Readiness::NotReady("LOADING".into())
-        }
-    }))
+    let addr = start(
+        Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || Readiness::loading_until(&flag)),
+    )
     .await;
 
     let r = send(addr, "GET", "/readyz", None, Vec::new()).await;

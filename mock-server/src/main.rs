@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arterys_gateway::allocator::return_memory_promptly;
+use arterys_gateway::cli::TransportArgs;
 use arterys_mock_server::model::{Model, ModelConfig};
 use arterys_mock_server::{model_service, service, warm_up, Mode};
 use clap::Parser;
@@ -26,6 +28,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// `-s2D`, `-s3D`, `-cl`.
 #[derive(Debug, Parser)]
 #[command(name = "mock-server", version)]
+#[command(mut_arg("memory_budget_mib", |a| a.env("MOCK_SERVER_MEMORY_BUDGET_MIB")))]
+#[command(mut_arg("shutdown_grace_secs", |a| a.env("MOCK_SERVER_SHUTDOWN_GRACE_SECS")))]
 struct Cli {
     /// What `/` answers when the request's inference_command does not say
     #[arg(long, value_enum, default_value_t = Mode::Auto, env = "MOCK_SERVER_MODE")]
@@ -52,28 +56,8 @@ struct Cli {
     /// Seconds a request may take before it gets 504 (no limit when not set)
     #[arg(long)]
     handler_timeout_secs: Option<u64>,
-    /// The process's memory budget in MiB: request bodies, decoded images and answers of all
-    /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
-    /// (default: half of the machine's or container's memory)
-    #[arg(long, env = "MOCK_SERVER_MEMORY_BUDGET_MIB")]
-    memory_budget_mib: Option<u64>,
-    /// Seconds in-flight requests may still take after SIGTERM; a second SIGTERM or Ctrl-C
-    /// stops at once (keep below the orchestrator's grace, e.g. compose's stop_grace_period)
-    #[arg(long, default_value_t = arterys_mock_server::SHUTDOWN_GRACE.as_secs(), env = "MOCK_SERVER_SHUTDOWN_GRACE_SECS")]
-    shutdown_grace_secs: u64,
-    /// Slowest request body accepted, in KiB/s averaged after --body-grace-secs (0: no
-    /// minimum); slower gets 408
-    #[arg(long, default_value_t = 16)]
-    min_body_rate_kib: u64,
-    /// Seconds before the minimum body rate applies
-    #[arg(long, default_value_t = 10)]
-    body_grace_secs: u64,
-    /// Seconds a response write may make no progress before the connection is closed
-    #[arg(long, default_value_t = 60)]
-    write_timeout_secs: u64,
-    /// Most open connections (default: from the open-files limit, which is raised at start)
-    #[arg(long)]
-    max_connections: Option<usize>,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Extra start-up time before /healthcheck says READY, to rehearse a slow model load
     #[arg(long, default_value_t = 0)]
     startup_delay_ms: u64,
@@ -146,7 +130,7 @@ async fn main() -> std::process::ExitCode {
         None => service(cli.mode, Arc::clone(&ready)),
     };
     let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus)).body_limit(cli.body_limit_mib << 20);
-    gw = transport(gw, &cli);
+    gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }
@@ -212,34 +196,4 @@ fn exit_of(result: std::io::Result<()>) -> ! {
             std::process::exit(1)
         }
     }
-}
-
-/// The transport flags: memory budget, body rate, write timeout, connections, shutdown grace.
-fn transport(mut gw: arterys_gateway::Gateway, cli: &Cli) -> arterys_gateway::Gateway {
-    if let Some(mib) = cli.memory_budget_mib {
-        gw = gw.memory_budget(arterys_gateway::budget::MemoryBudget::from_mib(mib));
-    }
-    if let Some(n) = cli.max_connections {
-        gw = gw.max_connections(n);
-    }
-    gw.reserve_decoded_pixels()
-        .shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
-        .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
-        .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
-}
-
-/// Freed pages go back to the OS at once (jemalloc's background thread does the rest), so the
-/// memory budget's free room is free in the OS's eyes too; without this a burst's freed
-/// memory stayed resident, and the next burst's RSS went past the budget.
-fn return_memory_promptly() -> Result<(), tikv_jemalloc_ctl::Error> {
-    use tikv_jemalloc_ctl::{Access, AsName};
-    b"arenas.dirty_decay_ms\0".name().write(0isize)?;
-    b"arenas.muzzy_decay_ms\0".name().write(0isize)?;
-    // The arenas made already keep the values they were made with; the others do not exist
-    // yet (the call fails for them) and will take the new defaults.
-    for i in 0..tikv_jemalloc_ctl::arenas::narenas::read()? {
-        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(0isize);
-        let _ = format!("arena.{i}.muzzy_decay_ms\0").as_bytes().name().write(0isize);
-    }
-    tikv_jemalloc_ctl::background_thread::write(true)
 }
