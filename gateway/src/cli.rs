@@ -1,5 +1,6 @@
 //! Command-line flags shared by the servers built on the gateway (feature `cli`): one
-//! definition of the transport flags, flattened into each binary's `clap` parser.
+//! definition of the transport flags, flattened into each binary's `clap` parser, and how a
+//! server binary exits.
 
 use std::time::Duration;
 
@@ -68,5 +69,18 @@ impl TransportArgs {
         gw.shutdown_grace(Duration::from_secs(self.shutdown_grace_secs))
             .min_body_rate(self.min_body_rate_kib << 10, Duration::from_secs(self.body_grace_secs))
             .write_timeout(Duration::from_secs(self.write_timeout_secs.max(1)))
+    }
+}
+
+/// Exits the process with the server's result (0, or 1 after logging the error). Returning
+/// from `main` instead would wait for handlers abandoned at the end of the shutdown grace,
+/// which may still run on the blocking pool.
+pub fn exit(result: std::io::Result<()>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            tracing::error!("server failed: {e}");
+            std::process::exit(1)
+        }
     }
 }

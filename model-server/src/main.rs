@@ -121,15 +121,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let background_purge = return_memory_promptly();
-    let logging = if cli.logging_config.exists() {
-        arterys_gateway::logging::init_from_file(&cli.logging_config)
-    } else if cli.logging_config.as_os_str() == "logging.yaml" {
-        arterys_gateway::logging::LoggingConfig::default().init()
-    } else {
-        eprintln!("model-server: logging config {} not found", cli.logging_config.display());
-        return ExitCode::from(2);
-    };
-    if let Err(e) = logging {
+    if let Err(e) = arterys_gateway::logging::init_from_flag(&cli.logging_config) {
         eprintln!("model-server: {e}");
         return ExitCode::from(2);
     }
@@ -209,19 +201,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        result = &mut serving => exit_of(result),
+        result = &mut serving => arterys_gateway::cli::exit(result),
     }
-    exit_of(serving.await)
-}
-
-/// Exits the process: handlers abandoned at the end of the shutdown grace may still run on
-/// the blocking pool, and returning from `main` would wait for them.
-fn exit_of(result: std::io::Result<()>) -> ! {
-    match result {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            error!("server failed: {e}");
-            std::process::exit(1)
-        }
-    }
+    arterys_gateway::cli::exit(serving.await)
 }
