@@ -11,7 +11,8 @@ use crate::Gateway;
 /// (`--shutdown-grace-secs`).
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
-/// The transport flags: memory budget, shutdown grace, body rate, write timeout, connections.
+/// The request-limit and transport flags: body limit, handler timeout, memory budget,
+/// shutdown grace, body rate, write timeout, connections.
 ///
 /// A binary flattens it into its parser and names the environment variables it reads for the
 /// budget and the grace:
@@ -33,6 +34,12 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 /// ```
 #[derive(Debug, Clone, clap::Args)]
 pub struct TransportArgs {
+    /// Largest request body in MiB (larger gets 413)
+    #[arg(long, default_value_t = 4096)]
+    pub body_limit_mib: u64,
+    /// Seconds a request may take before it gets 504 (no limit when not set)
+    #[arg(long)]
+    pub handler_timeout_secs: Option<u64>,
     /// The process's memory budget in MiB: request bodies, decoded images and answers of all
     /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
     /// (default: half of the machine's or container's memory)
@@ -60,6 +67,10 @@ pub struct TransportArgs {
 impl TransportArgs {
     /// Sets these limits on `gw` (the write timeout is at least 1 s).
     pub fn apply(&self, mut gw: Gateway) -> Gateway {
+        gw = gw.body_limit(self.body_limit_mib << 20);
+        if let Some(secs) = self.handler_timeout_secs {
+            gw = gw.handler_timeout(Duration::from_secs(secs));
+        }
         if let Some(mib) = self.memory_budget_mib {
             gw = gw.memory_budget(MemoryBudget::from_mib(mib));
         }

@@ -50,12 +50,6 @@ struct Cli {
     /// Requests handled at once; others wait (default: one per CPU)
     #[arg(long)]
     max_concurrent: Option<usize>,
-    /// Largest request body in MiB (larger gets 413)
-    #[arg(long, default_value_t = 4096)]
-    body_limit_mib: u64,
-    /// Seconds a request may take before it gets 504 (no limit when not set)
-    #[arg(long)]
-    handler_timeout_secs: Option<u64>,
     #[command(flatten)]
     transport: TransportArgs,
     /// Extra start-up time before /healthcheck says READY, to rehearse a slow model load
@@ -121,13 +115,10 @@ async fn main() -> std::process::ExitCode {
         Some(_) => model_service(Arc::clone(&ready), Arc::clone(&model)),
         None => service(cli.mode, Arc::clone(&ready)),
     };
-    let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus)).body_limit(cli.body_limit_mib << 20);
+    let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus));
     gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
-    }
-    if let Some(secs) = cli.handler_timeout_secs {
-        gw = gw.handler_timeout(Duration::from_secs(secs));
     }
     let server = match gw.bind((cli.host.as_str(), cli.port)).await {
         Ok(s) => s,

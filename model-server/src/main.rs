@@ -52,12 +52,6 @@ struct Cli {
     /// configured threads)
     #[arg(long, default_value_t = 1)]
     max_concurrent: usize,
-    /// Largest request body in MiB (larger gets 413)
-    #[arg(long, default_value_t = 4096)]
-    body_limit_mib: u64,
-    /// Seconds a request may take before it gets 504 (no limit when not set)
-    #[arg(long)]
-    handler_timeout_secs: Option<u64>,
     #[command(flatten)]
     transport: TransportArgs,
     /// Directory below which `studyPath` requests may read studies (off when not set)
@@ -136,17 +130,13 @@ async fn main() -> ExitCode {
     let slots = service::slots(&config);
     let healthy = Arc::new(AtomicBool::new(true));
     let mut gw = service::readiness(Gateway::new(), Arc::clone(&ready), Arc::clone(&healthy))
-        .max_concurrent_inferences(cli.max_concurrent.max(1))
-        .body_limit(cli.body_limit_mib << 20);
+        .max_concurrent_inferences(cli.max_concurrent.max(1));
     gw = service::routes(gw, &slots);
     gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }
     gw = gw.drain_delay(Duration::from_secs(cli.drain_delay_secs));
-    if let Some(secs) = cli.handler_timeout_secs {
-        gw = gw.handler_timeout(Duration::from_secs(secs));
-    }
     let monai: Vec<monailabel::MonaiModel> = config
         .models
         .iter()
@@ -166,7 +156,7 @@ async fn main() -> ExitCode {
         Box::pin(server.run())
     } else {
         let names: Vec<String> = monai.iter().map(|m| m.name.clone()).collect();
-        let extra = monailabel::router(monai, cli.body_limit_mib << 20, cli.max_concurrent);
+        let extra = monailabel::router(monai, cli.transport.body_limit_mib << 20, cli.max_concurrent);
         match platform::serve_with(gw, extra, (cli.host.as_str(), cli.port)).await {
             Ok((addr, serving)) => {
                 info!("model-server listening on {addr}; MONAI Label models: {}", names.join(", "));
