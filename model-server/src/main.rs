@@ -177,9 +177,10 @@ async fn main() -> ExitCode {
     tokio::select! {
         started = startup => match started {
             Ok(Ok(())) => {
+                // Logged first: whoever sees READY on /healthcheck finds it in the log too.
+                info!("READY");
                 ready.store(true, Ordering::Release);
                 service::watch(watched, healthy, Duration::from_secs(2));
-                info!("READY");
             }
             Ok(Err(e)) => {
                 error!("start-up failed: {e}");
