@@ -457,6 +457,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_logging_config_other_than_the_default_is_named() {
+        let e = init_from_flag(Path::new("no/such/logging.yaml")).unwrap_err();
+        assert!(matches!(e, LoggingError::NotFound(_)), "{e:?}");
+        assert_eq!(e.to_string(), "logging config no/such/logging.yaml not found");
+    }
+
+    #[test]
     fn tags_render_like_python_json_dumps() {
         let mut t = BTreeMap::new();
         t.insert("output_hash", Value::from("b"));
