@@ -48,11 +48,18 @@
 //! - `logging`: `logging.yaml` and the Arterys line format ([`logging`]).
 //! - `dicom`: `arterys_gateway::dicom`, the `arterys-viewer` crate (headers, study sorting,
 //!   display images).
+//! - `cli`: [`cli::TransportArgs`], the transport flags for a `clap` parser.
+//! - `jemalloc`: `allocator::return_memory_promptly`, for servers whose global allocator is
+//!   jemalloc.
 //! - `otel`: OpenTelemetry trace export over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
 //!   set (implies `logging`); each request's span carries its `input_hash`.
 
+#[cfg(feature = "jemalloc")]
+pub mod allocator;
 pub mod body;
 pub mod budget;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod connections;
 pub mod error;
 pub mod extract;

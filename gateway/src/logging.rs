@@ -191,6 +191,9 @@ pub enum LoggingError {
     /// A global subscriber is already installed.
     #[error("logging is already initialised")]
     AlreadySet,
+    /// A logging config named on the command line is not there.
+    #[error("logging config {0} not found")]
+    NotFound(String),
 }
 
 fn parse_level(s: &str) -> Result<LevelFilter, LoggingError> {
@@ -278,6 +281,18 @@ pub fn init_from_file(path: impl AsRef<Path>) -> Result<(), LoggingError> {
     let path = path.as_ref();
     let config = if path.exists() { LoggingConfig::load(path)? } else { LoggingConfig::default() };
     config.init()
+}
+
+/// The file `--logging-config` names by default; where it is absent the defaults apply.
+pub const DEFAULT_FILE: &str = "logging.yaml";
+
+/// Installs logging from a server's `--logging-config`: the file if it exists, the defaults
+/// where [`DEFAULT_FILE`] is absent, [`LoggingError::NotFound`] for any other missing path.
+pub fn init_from_flag(path: &Path) -> Result<(), LoggingError> {
+    if !path.exists() && path.as_os_str() != DEFAULT_FILE {
+        return Err(LoggingError::NotFound(path.display().to_string()));
+    }
+    init_from_file(path)
 }
 
 /// The fields of a span, kept for the lines logged inside it.
@@ -440,6 +455,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_logging_config_other_than_the_default_is_named() {
+        let e = init_from_flag(Path::new("no/such/logging.yaml")).unwrap_err();
+        assert!(matches!(e, LoggingError::NotFound(_)), "{e:?}");
+        assert_eq!(e.to_string(), "logging config no/such/logging.yaml not found");
+    }
 
     #[test]
     fn tags_render_like_python_json_dumps() {

@@ -44,6 +44,16 @@ impl Readiness {
             Self::NotReady(s) => s,
         }
     }
+
+    /// `LOADING` until `loaded` is set, then `Ready`: a service that listens while its model
+    /// loads.
+    pub fn loading_until(loaded: &std::sync::atomic::AtomicBool) -> Self {
+        if loaded.load(std::sync::atomic::Ordering::Acquire) {
+            Self::Ready
+        } else {
+            Self::NotReady("LOADING".into())
+        }
+    }
 }
 
 type ReadinessFn = Arc<dyn Fn() -> Readiness + Send + Sync>;

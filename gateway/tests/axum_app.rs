@@ -7,7 +7,7 @@ mod axum_app;
 mod common;
 
 use axum::body::Body;
-use common::{multipart, read_dicom, RawPart};
+use common::read_dicom;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -30,15 +30,8 @@ async fn nested_gateway_answers_the_protocol_beside_the_apps_routes() {
     assert_eq!((status, &body[..]), (200, &b"READY"[..]));
 
     let dcm = read_dicom("pydicom/CT_small.dcm");
-    let req = multipart(
-        "ax",
-        &[
-            RawPart { headers: "Content-Type: application/json\r\n", body: b"{}" },
-            RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
-            RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
-        ],
-    );
-    let (status, ct, body) = call("POST", "/arterys/count", Some("multipart/related; boundary=ax"), req).await;
+    let req = common::request("{}", &[&dcm, &dcm]);
+    let (status, ct, body) = call("POST", "/arterys/count", Some(&common::ct()), req).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let decoded = arterys_gateway::DecodedResponse::decode(&ct.unwrap(), &body).unwrap();
     let expected_input = common::sha256_hex(&[b"{}", &dcm, &dcm]);

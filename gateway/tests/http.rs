@@ -4,17 +4,15 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use arterys_gateway::{
     AnchorPoint, BinaryType, BoundingBox, ConformanceCheck, DicomConformance, Gateway, HandlerError, InferenceInput,
-    InferenceResponse, LinearMeasurement, Mask, MaskPart, MaskShape, Palette, Readiness,
+    InferenceResponse, LinearMeasurement, Mask, MaskPart, MaskShape, Palette,
 };
 use common::*;
 use serde_json::json;
-
-const B: &str = "test-boundary-42";
 
 /// The dataset of a Part 10 file without its preamble and file meta group (as some archives
 /// store them).
@@ -25,17 +23,6 @@ fn bare_dataset(p10: &[u8]) -> Vec<u8> {
     let rest = p10[144 + meta_len..].to_vec();
     assert_eq!(&rest[..2], &[8, 0], "dataset starts in group 0008");
     rest
-}
-
-/// A request: JSON first (labelled text/json, as the reference tool does), then `dicom`.
-fn request(json: &str, dicom: &[&[u8]]) -> Vec<u8> {
-    let mut parts = vec![RawPart { headers: "Content-Type: text/json\r\n", body: json.as_bytes() }];
-    parts.extend(dicom.iter().map(|d| RawPart { headers: "Content-Type: application/dicom\r\n", body: d }));
-    multipart(B, &parts)
-}
-
-fn ct() -> String {
-    format!("multipart/related; boundary={B}")
 }
 
 /// Every kind of result the protocol has, built the same way each time.
@@ -103,7 +90,7 @@ async fn every_response_kind_round_trips_with_correct_hashes() {
     let reply = send(addr, "POST", "/", Some(&ct()), request(json, &[&dcm])).await;
     let parsed = parse_response(&reply);
     // The boundary is the request's, written plainly.
-    assert_eq!(reply.content_type.as_deref(), Some(format!("multipart/related; boundary={B}").as_str()));
+    assert_eq!(reply.content_type.as_deref(), Some(ct().as_str()));
 
     let expected = every_kind("1.2.3", "1.2.9", &sc);
     assert_eq!(serde_json::to_value(&parsed.json).unwrap(), serde_json::to_value(expected.json()).unwrap());
@@ -320,16 +307,7 @@ async fn panics_and_errors_give_5xx_and_the_service_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_flips_to_ready_and_ping_always_answers() {
-    let ready = Arc::new(AtomicBool::new(false));
-    let r = Arc::clone(&ready);
-    let addr = start(Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || {
-        if r.load(Ordering::SeqCst) {
-            Readiness::Ready
-        } else {
-            Readiness::NotReady("LOADING".into())
-        }
-    }))
-    .await;
+    let (addr, ready) = start_loading().await;
     for method in ["GET", "POST"] {
         let h = send(addr, method, "/healthcheck", None, vec![]).await;
         assert_eq!((h.status, h.text()), (200, "LOADING".to_owned()));
@@ -421,21 +399,13 @@ async fn concurrency_limit_makes_requests_wait() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
-    let server = Gateway::new()
-        .route("/", |_| {
-            std::thread::sleep(std::time::Duration::from_millis(400));
-            let mut r = InferenceResponse::new();
-            r.set_study_ml_json(json!({"done": true}));
-            Ok(r)
-        })
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let gw = Gateway::new().route("/", |_| {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let mut r = InferenceResponse::new();
+        r.set_study_ml_json(json!({"done": true}));
+        Ok(r)
+    });
+    let (addr, stop, running) = start_stoppable(gw).await;
     let dcm = read_dicom("pydicom/CT_small.dcm");
     let in_flight = tokio::spawn(async move { send(addr, "POST", "/", Some(&ct()), request("{}", &[&dcm])).await });
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;

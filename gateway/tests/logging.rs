@@ -27,15 +27,8 @@ async fn request_lines_are_tagged_and_free_of_patient_data() {
     .await;
     // CT_small's patient is "CompressedSamples^CT1", ID "1CT1".
     let dcm = read_dicom("pydicom/CT_small.dcm");
-    let json = br#"{"studyUID": "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"}"#;
-    let body = multipart(
-        "bb",
-        &[
-            RawPart { headers: "Content-Type: text/json\r\n", body: json },
-            RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
-        ],
-    );
-    let reply = send(addr, "POST", "/", Some("multipart/related; boundary=bb"), body).await;
+    let json = r#"{"studyUID": "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"}"#;
+    let reply = send(addr, "POST", "/", Some(&ct()), request(json, &[&dcm])).await;
     let parsed = parse_response(&reply);
     let (input_hash, output_hash) = parsed.hashes.split_once(':').unwrap();
     // The last line is written as the body finishes; give it a moment.

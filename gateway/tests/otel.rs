@@ -59,16 +59,9 @@ async fn the_request_span_goes_to_the_collector_with_its_input_hash() {
 
     let gw = start(Gateway::new().route("/", |_| Ok(InferenceResponse::new()))).await;
     let dcm = read_dicom("pydicom/CT_small.dcm");
-    let json = br#"{"studyUID": "1.2.3"}"#;
-    let body = multipart(
-        "bb",
-        &[
-            RawPart { headers: "Content-Type: application/json\r\n", body: json },
-            RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
-        ],
-    );
-    let input_hash = sha256_hex(&[json, &dcm]);
-    let reply = send(gw, "POST", "/", Some("multipart/related; boundary=bb"), body).await;
+    let json = r#"{"studyUID": "1.2.3"}"#;
+    let input_hash = sha256_hex(&[json.as_bytes(), &dcm]);
+    let reply = send(gw, "POST", "/", Some(&ct()), request(json, &[&dcm])).await;
     assert_eq!(reply.status, 200);
 
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -5,25 +5,15 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use arterys_gateway::{Gateway, InferenceResponse, Readiness};
+use arterys_gateway::{Gateway, InferenceResponse};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_readiness_while_healthcheck_and_ping_keep_their_answers() {
-    let loaded = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&loaded);
-    let addr = start(Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || {
-        if flag.load(Ordering::Acquire) {
-            Readiness::Ready
-        } else {
-            Readiness::NotReady("LOADING".into())
-        }
-    }))
-    .await;
+    let (addr, loaded) = start_loading().await;
 
     let r = send(addr, "GET", "/readyz", None, Vec::new()).await;
     assert_eq!((r.status, r.text().as_str()), (503, "not ready: LOADING\n"));
@@ -48,20 +38,13 @@ async fn readyz_follows_readiness_while_healthcheck_and_ping_keep_their_answers(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn draining_says_503_keeps_serving_for_the_delay_then_stops() {
-    let server = Gateway::new()
+    let gw = Gateway::new()
         .route("/", |_| {
             std::thread::sleep(Duration::from_millis(1500));
             Ok(InferenceResponse::new())
         })
-        .drain_delay(Duration::from_millis(1000))
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server.run_until(async move {
-        let _ = stopped.await;
-    }));
+        .drain_delay(Duration::from_millis(1000));
+    let (addr, stop, running) = start_stoppable(gw).await;
     assert_eq!(send(addr, "GET", "/readyz", None, Vec::new()).await.status, 200);
 
     let dcm = read_dicom("pydicom/CT_small.dcm");

@@ -6,42 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use arterys_mock_server::Mode;
 use clap::ValueEnum;
-
-fn test_dicom(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
-}
-
-async fn mock() -> SocketAddr {
-    let server =
-        arterys_mock_server::service(Mode::Auto, Arc::new(AtomicBool::new(true))).bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
-    addr
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gallery-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-async fn tool(addr: SocketAddr, args: &[&str], out: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_send-inference-request"));
-    cmd.args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()]).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use common::{mock, out_dir, test_dicom, text, tool};
 
 /// Debian's chromium, or a clear failure naming how to get it.
 fn chromium() -> PathBuf {
@@ -116,7 +88,7 @@ fn count_color(path: &Path, color: [u8; 3]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mode_is_visible_in_a_real_browser() {
-    let addr = mock().await;
+    let addr = mock(Mode::Auto).await;
     let input = test_dicom("arterys/test_3d");
     for mode in Mode::value_variants() {
         let name = mode.name();
@@ -209,7 +181,7 @@ async fn every_mode_is_visible_in_a_real_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_replaces_the_first_and_leaves_other_files_alone() {
-    let addr = mock().await;
+    let addr = mock(Mode::Auto).await;
     let out = out_dir("rerun");
     let o = tool(addr, &["-i", test_dicom("arterys/test_3d").to_str().unwrap(), "-r", "/seg3d"], &out).await;
     assert!(o.status.success(), "{}", text(&o));

@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -18,35 +19,9 @@ use arterys_gateway::multipart::{boundary_from_content_type, hex, MultipartDecod
 use arterys_gateway::{Palette, ResponseJson};
 use arterys_mock_server::Mode;
 use bytes::Bytes;
+use common::{mock, out_dir, test_dicom, text, tool};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest, Sha256};
-
-fn test_dicom(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
-}
-
-async fn mock(mode: Mode) -> SocketAddr {
-    let server = arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true))).bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
-    addr
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tool-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-async fn tool(addr: SocketAddr, args: &[&str], out: &Path) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request"));
-    cmd.args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()]).args(args);
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 /// PNGs written, by the input file name they were drawn from (`<index>_<name>.png`).
 fn pngs(out: &Path) -> HashMap<String, (usize, image::RgbImage)> {

@@ -13,7 +13,7 @@ pub use arterys_model_server as model;
 /// The request's images in the protocol's order (shared with the model server).
 pub use arterys_model_server::study;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -114,13 +114,7 @@ pub fn warm_up(delay: Duration) -> Result<(), String> {
 /// Readiness and every mode on its own route (`/boxes`, `/seg3d`, ...). `/healthcheck` says
 /// `LOADING` until `ready` is set.
 fn modes(ready: Arc<AtomicBool>) -> Gateway {
-    let mut gw = Gateway::new().readiness(move || {
-        if ready.load(Ordering::Acquire) {
-            Readiness::Ready
-        } else {
-            Readiness::NotReady("LOADING".into())
-        }
-    });
+    let mut gw = Gateway::new().readiness(move || Readiness::loading_until(&ready));
     for mode in Mode::value_variants().iter().copied() {
         gw = gw.route(&format!("/{}", mode.name()), move |input| answer(mode, input));
     }
@@ -129,7 +123,7 @@ fn modes(ready: Arc<AtomicBool>) -> Gateway {
 
 /// How long in-flight requests may still take after SIGTERM by default (`--shutdown-grace-secs`;
 /// docker-compose's `stop_grace_period` must be longer).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+pub const SHUTDOWN_GRACE: Duration = arterys_gateway::cli::DEFAULT_SHUTDOWN_GRACE;
 
 /// The service: `/` answers in `startup` mode, every mode also on its own route.
 pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arterys_gateway::allocator::return_memory_promptly;
+use arterys_gateway::cli::TransportArgs;
 use arterys_mock_server::model::{Model, ModelConfig};
 use arterys_mock_server::{model_service, service, warm_up, Mode};
 use clap::Parser;
@@ -26,6 +28,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// `-s2D`, `-s3D`, `-cl`.
 #[derive(Debug, Parser)]
 #[command(name = "mock-server", version)]
+#[command(mut_arg("memory_budget_mib", |a| a.env("MOCK_SERVER_MEMORY_BUDGET_MIB")))]
+#[command(mut_arg("shutdown_grace_secs", |a| a.env("MOCK_SERVER_SHUTDOWN_GRACE_SECS")))]
 struct Cli {
     /// What `/` answers when the request's inference_command does not say
     #[arg(long, value_enum, default_value_t = Mode::Auto, env = "MOCK_SERVER_MODE")]
@@ -46,34 +50,8 @@ struct Cli {
     /// Requests handled at once; others wait (default: one per CPU)
     #[arg(long)]
     max_concurrent: Option<usize>,
-    /// Largest request body in MiB (larger gets 413)
-    #[arg(long, default_value_t = 4096)]
-    body_limit_mib: u64,
-    /// Seconds a request may take before it gets 504 (no limit when not set)
-    #[arg(long)]
-    handler_timeout_secs: Option<u64>,
-    /// The process's memory budget in MiB: request bodies, decoded images and answers of all
-    /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
-    /// (default: half of the machine's or container's memory)
-    #[arg(long, env = "MOCK_SERVER_MEMORY_BUDGET_MIB")]
-    memory_budget_mib: Option<u64>,
-    /// Seconds in-flight requests may still take after SIGTERM; a second SIGTERM or Ctrl-C
-    /// stops at once (keep below the orchestrator's grace, e.g. compose's stop_grace_period)
-    #[arg(long, default_value_t = arterys_mock_server::SHUTDOWN_GRACE.as_secs(), env = "MOCK_SERVER_SHUTDOWN_GRACE_SECS")]
-    shutdown_grace_secs: u64,
-    /// Slowest request body accepted, in KiB/s averaged after --body-grace-secs (0: no
-    /// minimum); slower gets 408
-    #[arg(long, default_value_t = 16)]
-    min_body_rate_kib: u64,
-    /// Seconds before the minimum body rate applies
-    #[arg(long, default_value_t = 10)]
-    body_grace_secs: u64,
-    /// Seconds a response write may make no progress before the connection is closed
-    #[arg(long, default_value_t = 60)]
-    write_timeout_secs: u64,
-    /// Most open connections (default: from the open-files limit, which is raised at start)
-    #[arg(long)]
-    max_connections: Option<usize>,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Extra start-up time before /healthcheck says READY, to rehearse a slow model load
     #[arg(long, default_value_t = 0)]
     startup_delay_ms: u64,
@@ -102,15 +80,7 @@ fn legacy_args(args: impl Iterator<Item = String>) -> Vec<String> {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(legacy_args(std::env::args()));
     let background_purge = return_memory_promptly();
-    let log_result = if cli.logging_config.exists() {
-        arterys_gateway::logging::init_from_file(&cli.logging_config)
-    } else if cli.logging_config.as_os_str() == "logging.yaml" {
-        arterys_gateway::logging::LoggingConfig::default().init()
-    } else {
-        eprintln!("mock-server: logging config {} not found", cli.logging_config.display());
-        return std::process::ExitCode::from(2);
-    };
-    if let Err(e) = log_result {
+    if let Err(e) = arterys_gateway::logging::init_from_flag(&cli.logging_config) {
         eprintln!("mock-server: {e}");
         return std::process::ExitCode::from(2);
     }
@@ -145,13 +115,10 @@ async fn main() -> std::process::ExitCode {
         Some(_) => model_service(Arc::clone(&ready), Arc::clone(&model)),
         None => service(cli.mode, Arc::clone(&ready)),
     };
-    let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus)).body_limit(cli.body_limit_mib << 20);
-    gw = transport(gw, &cli);
+    let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus));
+    gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
-    }
-    if let Some(secs) = cli.handler_timeout_secs {
-        gw = gw.handler_timeout(Duration::from_secs(secs));
     }
     let server = match gw.bind((cli.host.as_str(), cli.port)).await {
         Ok(s) => s,
@@ -197,49 +164,7 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         },
-        result = &mut serving => exit_of(result),
+        result = &mut serving => arterys_gateway::cli::exit(result),
     }
-    exit_of(serving.await)
-}
-
-/// Exits the process: handlers abandoned at the end of the shutdown grace may still run on
-/// the blocking pool, and returning from `main` would wait for them.
-fn exit_of(result: std::io::Result<()>) -> ! {
-    match result {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            error!("server failed: {e}");
-            std::process::exit(1)
-        }
-    }
-}
-
-/// The transport flags: memory budget, body rate, write timeout, connections, shutdown grace.
-fn transport(mut gw: arterys_gateway::Gateway, cli: &Cli) -> arterys_gateway::Gateway {
-    if let Some(mib) = cli.memory_budget_mib {
-        gw = gw.memory_budget(arterys_gateway::budget::MemoryBudget::from_mib(mib));
-    }
-    if let Some(n) = cli.max_connections {
-        gw = gw.max_connections(n);
-    }
-    gw.reserve_decoded_pixels()
-        .shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
-        .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
-        .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
-}
-
-/// Freed pages go back to the OS at once (jemalloc's background thread does the rest), so the
-/// memory budget's free room is free in the OS's eyes too; without this a burst's freed
-/// memory stayed resident, and the next burst's RSS went past the budget.
-fn return_memory_promptly() -> Result<(), tikv_jemalloc_ctl::Error> {
-    use tikv_jemalloc_ctl::{Access, AsName};
-    b"arenas.dirty_decay_ms\0".name().write(0isize)?;
-    b"arenas.muzzy_decay_ms\0".name().write(0isize)?;
-    // The arenas made already keep the values they were made with; the others do not exist
-    // yet (the call fails for them) and will take the new defaults.
-    for i in 0..tikv_jemalloc_ctl::arenas::narenas::read()? {
-        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(0isize);
-        let _ = format!("arena.{i}.muzzy_decay_ms\0").as_bytes().name().write(0isize);
-    }
-    tikv_jemalloc_ctl::background_thread::write(true)
+    arterys_gateway::cli::exit(serving.await)
 }

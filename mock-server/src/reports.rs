@@ -46,6 +46,26 @@ fn content(
     it
 }
 
+/// A TEXT content item.
+fn text_item(relationship: &str, concept: Code, value: impl Into<String>) -> InMemDicomObject {
+    content(relationship, "TEXT", concept, [text(tags::TEXT_VALUE, VR::UT, value)])
+}
+
+/// A CODE content item.
+fn code_item(relationship: &str, concept: Code, value: Code) -> InMemDicomObject {
+    content(relationship, "CODE", concept, [code(tags::CONCEPT_CODE_SEQUENCE, value)])
+}
+
+/// A CONTAINER content item (separate items) holding `children`.
+fn container(concept: Code, children: Vec<InMemDicomObject>) -> InMemDicomObject {
+    content(
+        "CONTAINS",
+        "CONTAINER",
+        concept,
+        [text(tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE"), seq(tags::CONTENT_SEQUENCE, children)],
+    )
+}
+
 /// Current Requested Procedure Evidence (SR) / Referenced Series (GSPS) for one series.
 fn evidence(study_uid: &str, series_uid: &str, images: &[Referenced], image_seq: dicom_core::Tag) -> InMemDicomObject {
     let series = item([
@@ -120,49 +140,31 @@ fn structured_report(
         )],
     );
     num.put(seq(tags::CONTENT_SEQUENCE, vec![scoord]));
-    let group = content(
-        "CONTAINS",
-        "CONTAINER",
+    let group = container(
         MEASUREMENT_GROUP,
-        [
-            text(tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE"),
-            seq(
-                tags::CONTENT_SEQUENCE,
-                vec![
-                    content("HAS OBS CONTEXT", "TEXT", TRACKING_ID, [text(tags::TEXT_VALUE, VR::UT, FINDING)]),
-                    content(
-                        "HAS OBS CONTEXT",
-                        "UIDREF",
-                        TRACKING_UID,
-                        [text(
-                            tags::UID,
-                            VR::UI,
-                            arterys_gateway::dicom::capture::derived_uid(&format!("{series_uid}/finding")),
-                        )],
-                    ),
-                    content("CONTAINS", "CODE", FINDING_CODE, [code(tags::CONCEPT_CODE_SEQUENCE, LESION)]),
-                    num,
-                ],
+        vec![
+            text_item("HAS OBS CONTEXT", TRACKING_ID, FINDING),
+            content(
+                "HAS OBS CONTEXT",
+                "UIDREF",
+                TRACKING_UID,
+                [text(
+                    tags::UID,
+                    VR::UI,
+                    arterys_gateway::dicom::capture::derived_uid(&format!("{series_uid}/finding")),
+                )],
             ),
+            code_item("CONTAINS", FINDING_CODE, LESION),
+            num,
         ],
     );
-    let measurements = content(
+    let measurements = container(IMAGING_MEASUREMENTS, vec![group]);
+    let impression = text_item(
         "CONTAINS",
-        "CONTAINER",
-        IMAGING_MEASUREMENTS,
-        [text(tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE"), seq(tags::CONTENT_SEQUENCE, vec![group])],
-    );
-    let impression = content(
-        "CONTAINS",
-        "TEXT",
         IMPRESSION,
-        [text(
-            tags::TEXT_VALUE,
-            VR::UT,
-            format!("{FINDING}: a lesion {length:.1} {} long on the middle slice", unit.0.trim_matches(['{', '}'])),
-        )],
+        format!("{FINDING}: a lesion {length:.1} {} long on the middle slice", unit.0.trim_matches(['{', '}'])),
     );
-    let language = content("HAS CONCEPT MOD", "CODE", LANGUAGE, [code(tags::CONCEPT_CODE_SEQUENCE, ENGLISH)]);
+    let language = code_item("HAS CONCEPT MOD", LANGUAGE, ENGLISH);
     let study = study_uid(&obj);
     for e in [
         text(tags::VALUE_TYPE, VR::CS, "CONTAINER"),

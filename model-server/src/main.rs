@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arterys_gateway::allocator::return_memory_promptly;
+use arterys_gateway::cli::TransportArgs;
 use arterys_gateway::Gateway;
 use arterys_model_server::platform::{self, mlcube, monailabel};
 use arterys_model_server::{service, ServerConfig};
@@ -28,6 +30,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// serving. See model-server/README.md.
 #[derive(Debug, Parser)]
 #[command(name = "model-server", version, subcommand_negates_reqs = true)]
+#[command(mut_arg("memory_budget_mib", |a| a.env("MODEL_SERVER_MEMORY_BUDGET_MIB")))]
+#[command(mut_arg("shutdown_grace_secs", |a| a.env("MODEL_SERVER_SHUTDOWN_GRACE_SECS")))]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -48,34 +52,8 @@ struct Cli {
     /// configured threads)
     #[arg(long, default_value_t = 1)]
     max_concurrent: usize,
-    /// Largest request body in MiB (larger gets 413)
-    #[arg(long, default_value_t = 4096)]
-    body_limit_mib: u64,
-    /// Seconds a request may take before it gets 504 (no limit when not set)
-    #[arg(long)]
-    handler_timeout_secs: Option<u64>,
-    /// The process's memory budget in MiB: request bodies, decoded images and answers of all
-    /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
-    /// (default: half of the machine's or container's memory)
-    #[arg(long, env = "MODEL_SERVER_MEMORY_BUDGET_MIB")]
-    memory_budget_mib: Option<u64>,
-    /// Seconds in-flight requests may still take after SIGTERM; a second SIGTERM or Ctrl-C
-    /// stops at once (keep below the orchestrator's grace, e.g. compose's stop_grace_period)
-    #[arg(long, default_value_t = 25, env = "MODEL_SERVER_SHUTDOWN_GRACE_SECS")]
-    shutdown_grace_secs: u64,
-    /// Slowest request body accepted, in KiB/s averaged after --body-grace-secs (0: no
-    /// minimum); slower gets 408
-    #[arg(long, default_value_t = 16)]
-    min_body_rate_kib: u64,
-    /// Seconds before the minimum body rate applies
-    #[arg(long, default_value_t = 10)]
-    body_grace_secs: u64,
-    /// Seconds a response write may make no progress before the connection is closed
-    #[arg(long, default_value_t = 60)]
-    write_timeout_secs: u64,
-    /// Most open connections (default: from the open-files limit, which is raised at start)
-    #[arg(long)]
-    max_connections: Option<usize>,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Directory below which `studyPath` requests may read studies (off when not set)
     #[arg(long, env = "MODEL_SERVER_STUDY_ROOT")]
     study_root: Option<PathBuf>,
@@ -137,15 +115,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let background_purge = return_memory_promptly();
-    let logging = if cli.logging_config.exists() {
-        arterys_gateway::logging::init_from_file(&cli.logging_config)
-    } else if cli.logging_config.as_os_str() == "logging.yaml" {
-        arterys_gateway::logging::LoggingConfig::default().init()
-    } else {
-        eprintln!("model-server: logging config {} not found", cli.logging_config.display());
-        return ExitCode::from(2);
-    };
-    if let Err(e) = logging {
+    if let Err(e) = arterys_gateway::logging::init_from_flag(&cli.logging_config) {
         eprintln!("model-server: {e}");
         return ExitCode::from(2);
     }
@@ -160,17 +130,13 @@ async fn main() -> ExitCode {
     let slots = service::slots(&config);
     let healthy = Arc::new(AtomicBool::new(true));
     let mut gw = service::readiness(Gateway::new(), Arc::clone(&ready), Arc::clone(&healthy))
-        .max_concurrent_inferences(cli.max_concurrent.max(1))
-        .body_limit(cli.body_limit_mib << 20);
+        .max_concurrent_inferences(cli.max_concurrent.max(1));
     gw = service::routes(gw, &slots);
-    gw = transport(gw, &cli);
+    gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
     }
     gw = gw.drain_delay(Duration::from_secs(cli.drain_delay_secs));
-    if let Some(secs) = cli.handler_timeout_secs {
-        gw = gw.handler_timeout(Duration::from_secs(secs));
-    }
     let monai: Vec<monailabel::MonaiModel> = config
         .models
         .iter()
@@ -190,7 +156,7 @@ async fn main() -> ExitCode {
         Box::pin(server.run())
     } else {
         let names: Vec<String> = monai.iter().map(|m| m.name.clone()).collect();
-        let extra = monailabel::router(monai, cli.body_limit_mib << 20, cli.max_concurrent);
+        let extra = monailabel::router(monai, cli.transport.body_limit_mib << 20, cli.max_concurrent);
         match platform::serve_with(gw, extra, (cli.host.as_str(), cli.port)).await {
             Ok((addr, serving)) => {
                 info!("model-server listening on {addr}; MONAI Label models: {}", names.join(", "));
@@ -211,9 +177,10 @@ async fn main() -> ExitCode {
     tokio::select! {
         started = startup => match started {
             Ok(Ok(())) => {
+                // Logged first: whoever sees READY on /healthcheck finds it in the log too.
+                info!("READY");
                 ready.store(true, Ordering::Release);
                 service::watch(watched, healthy, Duration::from_secs(2));
-                info!("READY");
             }
             Ok(Err(e)) => {
                 error!("start-up failed: {e}");
@@ -225,49 +192,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        result = &mut serving => exit_of(result),
+        result = &mut serving => arterys_gateway::cli::exit(result),
     }
-    exit_of(serving.await)
-}
-
-/// Exits the process: handlers abandoned at the end of the shutdown grace may still run on
-/// the blocking pool, and returning from `main` would wait for them.
-fn exit_of(result: std::io::Result<()>) -> ! {
-    match result {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            error!("server failed: {e}");
-            std::process::exit(1)
-        }
-    }
-}
-
-/// The transport flags: memory budget, body rate, write timeout, connections, shutdown grace.
-fn transport(mut gw: Gateway, cli: &Cli) -> Gateway {
-    if let Some(mib) = cli.memory_budget_mib {
-        gw = gw.memory_budget(arterys_gateway::budget::MemoryBudget::from_mib(mib));
-    }
-    if let Some(n) = cli.max_connections {
-        gw = gw.max_connections(n);
-    }
-    gw.reserve_decoded_pixels()
-        .shutdown_grace(Duration::from_secs(cli.shutdown_grace_secs))
-        .min_body_rate(cli.min_body_rate_kib << 10, Duration::from_secs(cli.body_grace_secs))
-        .write_timeout(Duration::from_secs(cli.write_timeout_secs.max(1)))
-}
-
-/// Freed pages go back to the OS at once (jemalloc's background thread does the rest), so the
-/// memory budget's free room is free in the OS's eyes too; without this a burst's freed
-/// memory stayed resident, and the next burst's RSS went past the budget.
-fn return_memory_promptly() -> Result<(), tikv_jemalloc_ctl::Error> {
-    use tikv_jemalloc_ctl::{Access, AsName};
-    b"arenas.dirty_decay_ms\0".name().write(0isize)?;
-    b"arenas.muzzy_decay_ms\0".name().write(0isize)?;
-    // The arenas made already keep the values they were made with; the others do not exist
-    // yet (the call fails for them) and will take the new defaults.
-    for i in 0..tikv_jemalloc_ctl::arenas::narenas::read()? {
-        let _ = format!("arena.{i}.dirty_decay_ms\0").as_bytes().name().write(0isize);
-        let _ = format!("arena.{i}.muzzy_decay_ms\0").as_bytes().name().write(0isize);
-    }
-    tikv_jemalloc_ctl::background_thread::write(true)
+    arterys_gateway::cli::exit(serving.await)
 }

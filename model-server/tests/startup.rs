@@ -167,6 +167,17 @@ fn the_binary_names_the_file_and_key_of_a_bad_config() {
     assert!(server.log_text().contains("start-up failed: model for /: input.batch:"), "{}", server.log_text());
 }
 
+/// A `--logging-config` that is not there stops the binary, naming it (only the default
+/// name may be absent).
+#[test]
+fn the_binary_names_a_missing_logging_config() {
+    let args = ["--logging-config", "no/such/logging.yaml"];
+    let mut server = ModelServer::spawn_with(&demo().join("demo_body.yaml"), &args, &[]);
+    assert_eq!(server.wait_exit(Duration::from_secs(20)), Some(2), "{}", server.log_text());
+    let log = server.log_text();
+    assert!(log.contains("model-server: logging config no/such/logging.yaml not found"), "{log}");
+}
+
 /// The README's walk-through config loads and its model runs under onnxruntime (the engine it
 /// names).
 #[test]

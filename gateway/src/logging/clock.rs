@@ -31,26 +31,20 @@ fn civil(t: SystemTime) -> Civil {
 
 /// `2026-11-21 20:15:09,123` (UTC), Python's `asctime`: the Arterys line format.
 pub fn asctime(t: SystemTime) -> String {
-    let c = civil(t);
-    let s = c.secs_of_day;
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
-        c.year,
-        c.month,
-        c.day,
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        c.millis
-    )
+    stamp(t, ' ', ',', "")
 }
 
 /// `2026-11-21T20:15:09.123Z`: RFC 3339 in UTC, the JSON lines' `time`.
 pub fn rfc3339(t: SystemTime) -> String {
+    stamp(t, 'T', '.', "Z")
+}
+
+/// Date, `between`, time, `decimal`, milliseconds, `suffix`: the two formats differ only there.
+fn stamp(t: SystemTime, between: char, decimal: char, suffix: &str) -> String {
     let c = civil(t);
     let s = c.secs_of_day;
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{:04}-{:02}-{:02}{between}{:02}:{:02}:{:02}{decimal}{:03}{suffix}",
         c.year,
         c.month,
         c.day,

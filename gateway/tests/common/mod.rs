@@ -5,13 +5,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use arterys_gateway::{DecodedResponse, Gateway, ResponseJson};
+use arterys_gateway::{DecodedResponse, Gateway, InferenceResponse, Readiness, ResponseJson};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 pub fn test_dicom(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
@@ -27,6 +31,28 @@ pub async fn start(gw: Gateway) -> SocketAddr {
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
     addr
+}
+
+/// Starts `gw` on a loopback port until the sender is used (or dropped); the handle ends
+/// with the server, after its graceful shutdown.
+pub async fn start_stoppable(gw: Gateway) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let server = gw.bind("127.0.0.1:0").await.expect("bind");
+    let addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop, running)
+}
+
+/// Starts a gateway whose route answers nothing and whose `/healthcheck` says `LOADING`
+/// until the flag it returns is set.
+pub async fn start_loading() -> (SocketAddr, Arc<AtomicBool>) {
+    let loaded = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&loaded);
+    let gw =
+        Gateway::new().route("/", |_| Ok(InferenceResponse::new())).readiness(move || Readiness::loading_until(&flag));
+    (start(gw).await, loaded)
 }
 
 pub struct Reply {
@@ -70,6 +96,21 @@ pub fn multipart(boundary: &str, parts: &[RawPart<'_>]) -> Vec<u8> {
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     out
+}
+
+/// The boundary of [`request`]'s body.
+pub const BOUNDARY: &str = "test-boundary-42";
+
+/// A request: JSON first (labelled text/json, as the reference tool does), then `dicom`.
+pub fn request(json: &str, dicom: &[&[u8]]) -> Vec<u8> {
+    let mut parts = vec![RawPart { headers: "Content-Type: text/json\r\n", body: json.as_bytes() }];
+    parts.extend(dicom.iter().map(|d| RawPart { headers: "Content-Type: application/dicom\r\n", body: d }));
+    multipart(BOUNDARY, &parts)
+}
+
+/// The content type of [`request`]'s body.
+pub fn ct() -> String {
+    format!("multipart/related; boundary={BOUNDARY}")
 }
 
 pub fn sha256_hex(chunks: &[&[u8]]) -> String {

@@ -3,17 +3,15 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use arterys_gateway::multipart::{boundary_from_content_type, MultipartBody, MultipartDecoder, OutgoingPart};
+use arterys_gateway::multipart::{boundary_from_content_type, MultipartDecoder};
 use arterys_gateway::{InferenceResponse, ResponseJson};
+use arterys_test_support::{study_files, ServerProcess};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 /// The repository's root.
 pub fn root() -> PathBuf {
@@ -55,13 +53,7 @@ pub fn worst(a: &[f32], b: &[f32]) -> f32 {
 
 /// Every file of a testdata folder, sorted by name.
 pub fn study(rel: &str) -> Vec<Vec<u8>> {
-    let dir = root().join("testdata/dicom").join(rel);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    study_files(&root().join("testdata/dicom").join(rel))
 }
 
 /// A temporary directory removed on drop.
@@ -89,22 +81,20 @@ impl Drop for TempDir {
     }
 }
 
-pub struct ModelServer {
-    child: Child,
-    pub addr: SocketAddr,
-    pub log: PathBuf,
-}
+/// The model-server binary, killed on drop; [`ServerProcess`]'s methods through `Deref`.
+pub struct ModelServer(ServerProcess);
 
-impl Drop for ModelServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+impl Deref for ModelServer {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.0
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+impl DerefMut for ModelServer {
+    fn deref_mut(&mut self) -> &mut ServerProcess {
+        &mut self.0
+    }
 }
 
 impl ModelServer {
@@ -115,83 +105,16 @@ impl ModelServer {
 
     /// Starts the binary on `config` with more arguments and environment variables.
     pub fn spawn_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!("model-server-{}-{port}.log", std::process::id()));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_model-server"))
-            .arg("--config")
-            .arg(config)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(args)
-            .envs(env.iter().copied())
-            .current_dir(root())
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("start model-server");
-        Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), log }
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_model-server"));
+        cmd.arg("--config").arg(config).args(args).envs(env.iter().copied());
+        Self(ServerProcess::spawn("model-server", cmd, root()))
     }
 
     /// Starts it and waits until `/healthcheck` says READY; every healthcheck answer seen.
     pub async fn start(config: &Path) -> (Self, Vec<String>) {
         let s = Self::spawn(config);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        loop {
-            if let Some((_, body)) = s.try_get("/healthcheck").await {
-                seen.push(body.clone());
-                if body == "READY" {
-                    return (s, seen);
-                }
-            }
-            assert!(Instant::now() < deadline, "model-server not READY: {}", s.log_text());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// The process id (to signal it).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for the process to exit; its status code.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub async fn try_get(&self, path: &str) -> Option<(u16, String)> {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let resp = client.get(format!("http://{}{path}", self.addr).parse().ok()?).await.ok()?;
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.ok()?.to_bytes();
-        Some((status, String::from_utf8_lossy(&body).into_owned()))
-    }
-
-    /// Sends `json` and the DICOM files to `route`; returns status, content type, body.
-    pub async fn infer(&self, route: &str, json: &str, dicom: &[Vec<u8>]) -> (u16, Option<String>, Bytes) {
-        let mut parts = vec![OutgoingPart::new("application/json", json.to_owned())];
-        parts.extend(dicom.iter().map(|d| OutgoingPart::new("application/dicom", d.clone())));
-        let body: Vec<u8> = MultipartBody::new("msb", parts).flat_map(|b| b.to_vec()).collect();
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let req = http::Request::post(format!("http://{}{route}", self.addr))
-            .header("content-type", "multipart/related; boundary=msb")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let resp = client.request(req).await.expect("request");
-        let status = resp.status().as_u16();
-        let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
-        (status, ct, resp.into_body().collect().await.unwrap().to_bytes())
+        let seen = s.wait_ready(Duration::from_secs(60)).await;
+        (s, seen)
     }
 }
 

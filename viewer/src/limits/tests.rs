@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::hostile::{part10, BOMB};
 use crate::DicomError;
 
 /// An explicit VR little endian element.
@@ -43,21 +44,6 @@ fn text(s: &str) -> Vec<u8> {
     v
 }
 
-/// A Part 10 file in `ts` around `dataset`.
-fn part10(ts: &str, dataset: &[u8]) -> Vec<u8> {
-    let mut meta = Vec::new();
-    meta.extend(el(0x0002, 0x0001, b"OB", &[0, 1]));
-    meta.extend(el(0x0002, 0x0002, b"UI", &text("1.2.840.10008.5.1.4.1.1.7")));
-    meta.extend(el(0x0002, 0x0003, b"UI", &text("1.2.3.4")));
-    meta.extend(el(0x0002, 0x0010, b"UI", &text(ts)));
-    let mut out = vec![0u8; 128];
-    out.extend(b"DICM");
-    out.extend(el(0x0002, 0x0000, b"UL", &(meta.len() as u32).to_le_bytes()));
-    out.extend(meta);
-    out.extend(dataset);
-    out
-}
-
 const EXPLICIT: &str = "1.2.840.10008.1.2.1";
 const IMPLICIT: &str = "1.2.840.10008.1.2";
 
@@ -83,8 +69,6 @@ fn image(rows: u16, columns: u16, frames: Option<&str>) -> Vec<u8> {
     d.extend(el(0x0028, 0x0103, b"US", &0u16.to_le_bytes()));
     d
 }
-
-const BOMB: u32 = 3_500_000_000;
 
 fn assert_past_end(bytes: &[u8]) {
     for r in [

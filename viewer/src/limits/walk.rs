@@ -127,17 +127,18 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
         };
         let value = pos + head;
         let remaining = bytes.len() - value.min(bytes.len());
-        let past_end = len != UNDEFINED && len as usize > remaining;
+        // A defined length that runs past the end of the file.
+        let past_end = (len != UNDEFINED && len as usize > remaining).then(|| LimitError::PastEnd {
+            tag: tag_text(tag),
+            offset: pos,
+            declared: len,
+            available: remaining,
+        });
         let top = stack.is_empty();
         match tag {
             ITEM => {
-                if past_end {
-                    return Err(LimitError::PastEnd {
-                        tag: tag_text(tag),
-                        offset: pos,
-                        declared: len,
-                        available: remaining,
-                    });
+                if let Some(e) = past_end {
+                    return Err(e);
                 }
                 match stack.last() {
                     Some(Open::Pixels(_)) => {
@@ -196,13 +197,8 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                 pos = value;
             }
             _ => {
-                if past_end {
-                    return Err(LimitError::PastEnd {
-                        tag: tag_text(tag),
-                        offset: pos,
-                        declared: len,
-                        available: remaining,
-                    });
+                if let Some(e) = past_end {
+                    return Err(e);
                 }
                 if len % vr.map_or(1, value_size) != 0 {
                     let what = "a value length that is not a multiple of its VR's value size";

@@ -1,0 +1,43 @@
+//! The real `send-inference-request` binary against the workspace's mock server, started
+//! in-process on a loopback port.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use arterys_mock_server::Mode;
+
+pub fn test_dicom(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
+}
+
+/// The mock server in `mode`, ready, on a free loopback port.
+pub async fn mock(mode: Mode) -> SocketAddr {
+    let server = arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true))).bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    addr
+}
+
+/// An output folder of this test process, not there yet.
+pub fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tool-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Runs the tool against `addr`, writing to `out`.
+pub async fn tool(addr: SocketAddr, args: &[&str], out: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_send-inference-request"));
+    cmd.args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()]).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+/// The tool's stdout and stderr, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
