@@ -1,5 +1,6 @@
-//! The server child processes the benchmarks measure: `bench serve ...` (ours) or the Python
-//! reference; each prints `LISTENING <port>`, and its memory is read from /proc.
+//! The server child processes the benchmarks measure: the real `mock-server` binary (built
+//! here, so its allocator, logging and limits are the ones a user gets), `bench serve ...`
+//! (ours, in-process variants) or the Python reference; their memory is read from /proc.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -30,13 +31,8 @@ pub fn pinned(cpus: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Comma
 impl Server {
     /// Starts `bench serve ARGS` and waits for its port.
     pub fn start(args: &[&str]) -> Self {
-        Self::start_on(None, args)
-    }
-
-    /// [`Server::start`] pinned to `cpus` (a `taskset` list such as `0-3`).
-    pub fn start_on(cpus: Option<&str>, args: &[&str]) -> Self {
         let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current exe: {e}")));
-        let mut cmd = pinned(cpus, exe);
+        let mut cmd = Command::new(exe);
         cmd.arg("serve").args(args);
         Self::spawn(cmd)
     }
@@ -73,6 +69,64 @@ impl Server {
     /// Peak resident memory in bytes.
     pub fn peak_rss(&self) -> u64 {
         self.status_kib("VmHWM:") * 1024
+    }
+}
+
+/// The `mock-server` binary of this build (same target folder and profile as `bench`), built
+/// first so that it is never stale.
+fn mock_server_exe() -> std::path::PathBuf {
+    let bench = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current exe: {e}")));
+    let profile = match bench.parent().and_then(|d| d.file_name()).and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(p) => p.to_owned(),
+        None => fail(&format!("where is {}'s profile?", bench.display())),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--locked", "-p", "arterys-mock-server", "--bin", "mock-server", "--profile"])
+        .arg(&profile)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        fail(&format!("building mock-server ({profile} profile) failed: {status:?}"));
+    }
+    bench.with_file_name("mock-server")
+}
+
+impl Server {
+    /// The real `mock-server` binary with `args`, pinned to `cpus` if given, on a free loopback
+    /// port, run from the repository root (its `logging.yaml`, logs to /dev/null); returns once
+    /// `/healthcheck` says READY.
+    pub fn mock_server(cpus: Option<&str>, args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap_or_else(|e| fail(&format!("free port: {e}")))
+            .port();
+        let mut cmd = pinned(cpus, mock_server_exe());
+        cmd.args(args)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| fail(&format!("starting {cmd:?}: {e}")));
+        let server = Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !server.ready() {
+            if std::time::Instant::now() > deadline {
+                fail(&format!("{cmd:?} not READY after 30 s"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Whether `GET /healthcheck` answers READY.
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(self.addr) else { return false };
+        let mut answer = String::new();
+        s.write_all(b"GET /healthcheck HTTP/1.0\r\n\r\n").is_ok()
+            && s.read_to_string(&mut answer).is_ok()
+            && answer.ends_with("READY")
     }
 }
 

@@ -27,25 +27,34 @@ fn one_request(addr: SocketAddr, request: &[u8]) -> (Duration, String) {
     (t.elapsed(), status)
 }
 
-/// A body that ends in a partial TCP segment waits for the server's acknowledgement of the
-/// segments before it (Nagle); with delayed acknowledgements that was ~40 ms on about every
-/// other request. The server acknowledges at once while it reads, so none waits.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_connections_do_not_wait_on_delayed_acknowledgements() {
-    let addr = start(Gateway::new().route("/", |input| {
-        assert_eq!(input.dicom.len(), 1);
-        Ok(InferenceResponse::new())
-    }))
-    .await;
-    // A 512x512 16-bit slice (~525 kB), as the figures measured.
+/// A JSON part and one 512x512 16-bit slice (~525 kB), as the figures measured.
+fn one_slice_body() -> Vec<u8> {
     let dcm = read_dicom("arterys/test_3d/1.dcm");
-    let body = multipart(
+    multipart(
         B,
         &[
             RawPart { headers: "Content-Type: application/json\r\n", body: b"{}" },
             RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
         ],
-    );
+    )
+}
+
+/// A gateway on a loopback port that answers a one-slice request with no findings.
+async fn one_slice_server() -> SocketAddr {
+    start(Gateway::new().route("/", |input| {
+        assert_eq!(input.dicom.len(), 1);
+        Ok(InferenceResponse::new())
+    }))
+    .await
+}
+
+/// A body that ends in a partial TCP segment waits for the server's acknowledgement of the
+/// segments before it (Nagle); with delayed acknowledgements that was ~40 ms on about every
+/// other request. The server acknowledges at once while it reads, so none waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connections_do_not_wait_on_delayed_acknowledgements() {
+    let addr = one_slice_server().await;
+    let body = one_slice_body();
     let mut request = format!(
         "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: multipart/related; boundary={B}\r\nContent-Length: {}\r\n\r\n",
         body.len()
@@ -99,19 +108,8 @@ fn read_answer(s: &mut TcpStream) -> (String, Vec<u8>) {
 /// carry it too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_carry_their_length_so_keep_alive_works_on_http_1_0() {
-    let addr = start(Gateway::new().route("/", |input| {
-        assert_eq!(input.dicom.len(), 1);
-        Ok(InferenceResponse::new())
-    }))
-    .await;
-    let dcm = read_dicom("arterys/test_3d/1.dcm");
-    let body = multipart(
-        B,
-        &[
-            RawPart { headers: "Content-Type: application/json\r\n", body: b"{}" },
-            RawPart { headers: "Content-Type: application/dicom\r\n", body: &dcm },
-        ],
-    );
+    let addr = one_slice_server().await;
+    let body = one_slice_body();
     tokio::task::spawn_blocking(move || {
         for version in ["1.0", "1.1"] {
             let mut s = TcpStream::connect(addr).unwrap();

@@ -15,7 +15,7 @@ use clap::Parser;
 use std::sync::OnceLock;
 use tracing::{error, info};
 
-/// jemalloc, set to hand freed memory back to the OS at once (`return_memory_promptly`); glibc's
+/// jemalloc, set to hand freed memory back to the OS within 200 ms (`return_memory_promptly`); glibc's
 /// malloc kept most of a burst of large studies in its per-thread arenas.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
