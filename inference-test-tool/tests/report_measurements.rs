@@ -5,29 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+mod common;
 
 use arterys_gateway::dicom::display::render;
 use arterys_inference_test_tool::sr::SR_COLOR;
 use arterys_mock_server::Mode;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_s_length_is_drawn_on_its_slice() {
-    let server = arterys_mock_server::service(Mode::StructuredReport, Arc::new(AtomicBool::new(true)))
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
-    let input = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom/arterys/test_3d");
-    let out = std::env::temp_dir().join(format!("report-measurements-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request"));
-    cmd.args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()])
-        .args(["-i", input.to_str().unwrap()]);
-    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let addr = mock(Mode::StructuredReport).await;
+    let input = test_dicom("arterys/test_3d");
+    let out = out_dir("report-measurements");
+    let o = tool(addr, &["-i", input.to_str().unwrap()], &out).await;
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("1 measured image region(s), drawn on their PNGs"), "{stdout}");
@@ -64,15 +54,4 @@ async fn a_report_s_length_is_drawn_on_its_slice() {
     // The value: written below the line (text pixels, not the line's colour).
     assert!(changed.iter().filter(|&&(_, y)| y > 258).count() > 100, "no value written below the line");
     let _ = std::fs::remove_dir_all(&out);
-}
-
-/// The full-size PNG drawn from input `file` (`<index>_<file>.png`).
-fn png_of(out: &Path, file: &str) -> image::RgbImage {
-    let suffix = format!("_{file}.png");
-    let name = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .find(|n| n.ends_with(&suffix))
-        .unwrap_or_else(|| panic!("no PNG for {file} in {}", out.display()));
-    image::open(out.join(name)).unwrap().to_rgb8()
 }

@@ -41,3 +41,14 @@ pub async fn tool(addr: SocketAddr, args: &[&str], out: &Path) -> Output {
 pub fn text(o: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
+
+/// The full-size PNG the tool drew from input `file` (`<index>_<file>.png` in `out`).
+pub fn png_of(out: &Path, file: &str) -> image::RgbImage {
+    let suffix = format!("_{file}.png");
+    let name = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(&suffix))
+        .unwrap_or_else(|| panic!("no PNG for {file} in {}", out.display()));
+    image::open(out.join(name)).unwrap().to_rgb8()
+}
