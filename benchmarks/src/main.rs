@@ -294,7 +294,7 @@ async fn large(slices: &[Bytes], rounds: usize) {
         floor.as_secs_f64() * 1e3,
         sha_rate / MB
     );
-    let server = Server::mock_server(None, &["--mode", "seg3d"]);
+    let server = Server::mock_server(None, &["--mode", "seg3d"]).await;
     let client = client();
     let req_bytes = http_body::Body::size_hint(&request_body(slices)).exact().unwrap_or(0);
     let mut best: Option<(Duration, u64, u64)> = None;
@@ -346,7 +346,7 @@ async fn small(clients: usize, seconds: u64) {
         (t.elapsed(), n)
     };
     let sha_rate = hashed as f64 / floor.as_secs_f64();
-    let server = Server::mock_server(None, &["--mode", "boxes"]);
+    let server = Server::mock_server(None, &["--mode", "boxes"]).await;
     let client = client();
     let req_bytes = http_body::Body::size_hint(&request_with("{}", &slice)).exact().unwrap_or(0);
     // Warm the connections.

@@ -6,13 +6,22 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
+use arterys_test_support::{status_kib, ServerProcess};
+
 use crate::fail;
 
 /// A server child process.
 pub struct Server {
-    child: Child,
+    process: Process,
     /// Where it listens.
     pub addr: SocketAddr,
+}
+
+/// How it was started: a child that printed its port, or the real binary polled until READY
+/// (killed by `ServerProcess` itself on drop).
+enum Process {
+    Listening(Child),
+    Ready(ServerProcess),
 }
 
 /// `cmd`, or `taskset -c CPUS cmd` when `cpus` is given (pinning the child to those CPUs; its
@@ -49,26 +58,24 @@ impl Server {
             let _ = child.kill();
             fail(&format!("server {cmd:?} said {line:?}"))
         };
-        Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+        Self { process: Process::Listening(child), addr: SocketAddr::from(([127, 0, 0, 1], port)) }
     }
 
-    fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+    fn pid(&self) -> u32 {
+        match &self.process {
+            Process::Listening(child) => child.id(),
+            Process::Ready(p) => p.pid(),
+        }
     }
 
     /// Resets the child's peak RSS (Linux `clear_refs` 5).
     pub fn reset_peak(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
     }
 
     /// Peak resident memory in bytes.
     pub fn peak_rss(&self) -> u64 {
-        self.status_kib("VmHWM:") * 1024
+        status_kib(self.pid(), "VmHWM:") * 1024
     }
 }
 
@@ -94,45 +101,22 @@ fn mock_server_exe() -> std::path::PathBuf {
 
 impl Server {
     /// The real `mock-server` binary with `args`, pinned to `cpus` if given, on a free loopback
-    /// port, run from the repository root (its `logging.yaml`, logs to /dev/null); returns once
-    /// `/healthcheck` says READY.
-    pub fn mock_server(cpus: Option<&str>, args: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap_or_else(|e| fail(&format!("free port: {e}")))
-            .port();
+    /// port, run from the repository root (its `logging.yaml`; its log in a temporary file);
+    /// returns once `/healthcheck` says READY.
+    pub async fn mock_server(cpus: Option<&str>, args: &[&str]) -> Self {
         let mut cmd = pinned(cpus, mock_server_exe());
-        cmd.args(args)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| fail(&format!("starting {cmd:?}: {e}")));
-        let server = Self { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !server.ready() {
-            if std::time::Instant::now() > deadline {
-                fail(&format!("{cmd:?} not READY after 30 s"));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// Whether `GET /healthcheck` answers READY.
-    fn ready(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(self.addr) else { return false };
-        let mut answer = String::new();
-        s.write_all(b"GET /healthcheck HTTP/1.0\r\n\r\n").is_ok()
-            && s.read_to_string(&mut answer).is_ok()
-            && answer.ends_with("READY")
+        cmd.args(args);
+        let process = ServerProcess::spawn("mock-server", cmd, concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        process.wait_ready(std::time::Duration::from_secs(30)).await;
+        Self { addr: process.addr, process: Process::Ready(process) }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Process::Listening(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -120,7 +120,7 @@ pub(crate) async fn transport(o: &Opts) {
     println!("one-slice request: {:.0} kB; {} s per load", body.len() as f64 / 1e3, o.seconds);
 
     // One-slice requests against concurrency, new connection per request; keep-alive too.
-    let (ours, theirs) = (Server::mock_server(None, &["--mode", "boxes"]), reference::start(&python, None));
+    let (ours, theirs) = (Server::mock_server(None, &["--mode", "boxes"]).await, reference::start(&python, None));
     let mut sweep = Vec::new();
     for &c in &o.concurrency {
         let (a, b) = (
@@ -150,7 +150,7 @@ pub(crate) async fn transport(o: &Opts) {
     // The large study.
     let study = synthetic_study(o.slices);
     let (floor, hashed) = hash_floor(&study);
-    let ours = Server::mock_server(None, &["--mode", "seg3d"]);
+    let ours = Server::mock_server(None, &["--mode", "seg3d"]).await;
     let (ow, orss, resp) = large_rounds(&ours, &study, o.rounds, "ours").await;
     drop(ours);
     let theirs = reference::start(&python, None);
@@ -168,13 +168,13 @@ pub(crate) async fn transport(o: &Opts) {
     for &n in o.cores.iter().filter(|&&n| n <= cpus()) {
         let list = cpu_list(0, n);
         let c = (2 * n).max(8);
-        let ours = Server::mock_server(Some(&list), &["--mode", "boxes"]);
+        let ours = Server::mock_server(Some(&list), &["--mode", "boxes"]).await;
         let a = ab_run(ours.addr, &body_file, c, o.seconds, false, Some(n));
         drop(ours);
         let theirs = reference::start(&python, Some(&list));
         let b = ab_run(theirs.addr, &body_file, c, o.seconds, false, Some(n));
         drop(theirs);
-        let ours = Server::mock_server(Some(&list), &["--mode", "seg3d"]);
+        let ours = Server::mock_server(Some(&list), &["--mode", "seg3d"]).await;
         let (lw, _, _) = large_rounds(&ours, &study, 1, "ours").await;
         drop(ours);
         println!(

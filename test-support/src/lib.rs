@@ -34,6 +34,15 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A KiB field of process `pid`'s `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`); 0 where `/proc`
+/// does not say.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
 /// Every file of a folder, sorted by name: a study as the tests send it.
 pub fn study_files(dir: &Path) -> Vec<Vec<u8>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -112,12 +121,7 @@ impl ServerProcess {
     }
 
     fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+        status_kib(self.child.id(), field)
     }
 
     /// Waits for the process to exit; its status code (`None`: still running, or killed by a
