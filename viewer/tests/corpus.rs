@@ -8,8 +8,9 @@
 //! [`not_decodable_here`] with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod reference;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use arterys_viewer::display;
 
@@ -56,34 +57,10 @@ struct Reference {
     values: PathBuf,
 }
 
-/// The python3 on PATH (scripts/test puts .venv's first).
-fn python() -> String {
-    "python3".into()
-}
-
-/// A folder removed when dropped (the references take hundreds of MB).
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs scripts/pydicom-reference into a fresh folder; fails clearly when it cannot run.
-fn references() -> (TempDir, Vec<Reference>) {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pydicom-reference-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let dir = TempDir(out.clone());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pydicom-reference");
-    let run = Command::new(python()).arg(script).arg(&out).output().unwrap_or_else(|e| {
-        panic!("cannot run {} (python3 with scripts/requirements-test.txt installed is needed): {e}", python())
-    });
-    assert!(
-        run.status.success(),
-        "scripts/pydicom-reference failed (install scripts/requirements-test.txt into the python3 on PATH): {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+/// Runs scripts/pydicom-reference into a fresh folder and reads its manifest.
+fn references() -> (reference::TempDir, Vec<Reference>) {
+    let dir = reference::run("pydicom-reference", &[]);
+    let out = dir.0.clone();
     let manifest = std::fs::read_to_string(out.join("manifest.tsv")).unwrap();
     let refs = manifest
         .lines()
