@@ -7,9 +7,8 @@ use std::time::Duration;
 use crate::budget::MemoryBudget;
 use crate::Gateway;
 
-/// How long in-flight requests may still take after SIGTERM by default
-/// (`--shutdown-grace-secs`).
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+/// The default of `--shutdown-grace-secs`: the server's own.
+pub use crate::server::DEFAULT_SHUTDOWN_GRACE;
 
 /// The request-limit and transport flags: body limit, handler timeout, memory budget,
 /// shutdown grace, body rate, write timeout, connections.

@@ -40,12 +40,15 @@ pub(crate) struct ServerConfig {
     pub max_connections: Option<usize>,
 }
 
+/// How long in-flight requests may still take after SIGTERM by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 32 * 1024,
-            shutdown_grace: Duration::from_secs(25),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             write_timeout: Duration::from_secs(60),
             max_connections: None,
             drain_delay: Duration::ZERO,
