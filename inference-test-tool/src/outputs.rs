@@ -165,19 +165,19 @@ fn kind_of(class: &str, obj: &InMemDicomObject) -> OutputKind {
     }
 }
 
-fn items(obj: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
+pub(crate) fn items(obj: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
     obj.element_opt(tag).ok().flatten().and_then(|e| e.items()).unwrap_or(&[])
 }
 
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+pub(crate) fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     arterys_gateway::dicom::string(obj, tag)
 }
 
-fn floats(obj: &InMemDicomObject, tag: Tag) -> Vec<f64> {
+pub(crate) fn floats(obj: &InMemDicomObject, tag: Tag) -> Vec<f64> {
     obj.element_opt(tag).ok().flatten().and_then(|e| e.to_multi_float64().ok()).unwrap_or_default()
 }
 
-fn meaning(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+pub(crate) fn meaning(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     items(obj, tag).first().and_then(|c| text(c, tags::CODE_MEANING).or_else(|| text(c, tags::CODE_VALUE)))
 }
 
@@ -198,13 +198,9 @@ fn walk(content: &[InMemDicomObject], depth: usize, out: &mut Vec<String>) {
             Some("TEXT") => text(it, tags::TEXT_VALUE),
             Some("CODE") => meaning(it, tags::CONCEPT_CODE_SEQUENCE),
             Some("UIDREF") => text(it, tags::UID),
-            Some("NUM") => items(it, tags::MEASURED_VALUE_SEQUENCE).first().map(|m| {
-                let unit = items(m, tags::MEASUREMENT_UNITS_CODE_SEQUENCE)
-                    .first()
-                    .and_then(|u| text(u, tags::CODE_VALUE))
-                    .unwrap_or_default();
-                format!("{} {}", text(m, tags::NUMERIC_VALUE).unwrap_or_default(), unit.trim_matches(['{', '}']))
-            }),
+            Some("NUM") => items(it, tags::MEASURED_VALUE_SEQUENCE)
+                .first()
+                .map(|m| format!("{} {}", text(m, tags::NUMERIC_VALUE).unwrap_or_default(), unit(m))),
             Some("SCOORD") => Some(format!(
                 "{} of {} points",
                 text(it, tags::GRAPHIC_TYPE).unwrap_or_default(),
@@ -233,8 +229,14 @@ fn walk(content: &[InMemDicomObject], depth: usize, out: &mut Vec<String>) {
     }
 }
 
+/// The unit of a measured value item (its UCUM code, `{pixels}` as `pixels`).
+pub(crate) fn unit(measured: &InMemDicomObject) -> String {
+    let code = items(measured, tags::MEASUREMENT_UNITS_CODE_SEQUENCE).first().and_then(|u| text(u, tags::CODE_VALUE));
+    code.unwrap_or_default().trim_matches(['{', '}']).to_owned()
+}
+
 /// (column, row) pairs of Graphic Data.
-fn points(data: &[f64]) -> Vec<[f64; 2]> {
+pub(crate) fn points(data: &[f64]) -> Vec<[f64; 2]> {
     data.chunks_exact(2).map(|p| [p[0], p[1]]).collect()
 }
 

@@ -4,11 +4,10 @@
 //! beside it: the NUM item it is inferred from, or else the NUM items beside it (TID 1410's
 //! image region), or else its own concept name.
 
-use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::outputs::{Annotation, Graphic, TextObject};
+use crate::outputs::{floats, items, meaning, points, text as string, unit, Annotation, Graphic, TextObject};
 
 /// Structured-report measurements are pink, apart from presentation-state graphics and the
 /// answer's own results.
@@ -23,10 +22,13 @@ pub fn measurements(obj: &InMemDicomObject) -> Vec<Annotation> {
 
 fn walk(content: &[InMemDicomObject], out: &mut Vec<Annotation>) {
     // NUM items beside an image region that has no NUM of its own (TID 1410).
-    let siblings: Vec<String> =
-        content.iter().filter(|it| value_type(it) == Some("NUM") && scoords(it).is_empty()).filter_map(num).collect();
+    let siblings: Vec<String> = content
+        .iter()
+        .filter(|it| value_type(it).as_deref() == Some("NUM") && scoords(it).is_empty())
+        .filter_map(num)
+        .collect();
     for it in content {
-        match value_type(it) {
+        match value_type(it).as_deref() {
             Some("NUM") => {
                 let value = num(it);
                 for s in scoords(it) {
@@ -44,7 +46,7 @@ fn walk(content: &[InMemDicomObject], out: &mut Vec<Annotation>) {
 
 /// The SCOORD children of an item.
 fn scoords(it: &InMemDicomObject) -> Vec<&InMemDicomObject> {
-    items(it, tags::CONTENT_SEQUENCE).iter().filter(|c| value_type(c) == Some("SCOORD")).collect()
+    items(it, tags::CONTENT_SEQUENCE).iter().filter(|c| value_type(c).as_deref() == Some("SCOORD")).collect()
 }
 
 /// An image region on the image its IMAGE child references, labelled `text` below its
@@ -52,11 +54,11 @@ fn scoords(it: &InMemDicomObject) -> Vec<&InMemDicomObject> {
 fn region(scoord: &InMemDicomObject, text: Option<String>) -> Option<Annotation> {
     let image = items(scoord, tags::CONTENT_SEQUENCE)
         .iter()
-        .filter(|c| value_type(c) == Some("IMAGE"))
+        .filter(|c| value_type(c).as_deref() == Some("IMAGE"))
         .find_map(|c| items(c, tags::REFERENCED_SOP_SEQUENCE).first())?;
     let uid = string(image, tags::REFERENCED_SOP_INSTANCE_UID)?;
     let frames = floats(image, tags::REFERENCED_FRAME_NUMBER).into_iter().filter(|f| *f >= 1.0).map(|f| f as u32);
-    let points: Vec<[f64; 2]> = floats(scoord, tags::GRAPHIC_DATA).chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+    let points = points(&floats(scoord, tags::GRAPHIC_DATA));
     if points.is_empty() {
         return None;
     }
@@ -81,38 +83,16 @@ fn region(scoord: &InMemDicomObject, text: Option<String>) -> Option<Annotation>
 fn num(it: &InMemDicomObject) -> Option<String> {
     let m = items(it, tags::MEASURED_VALUE_SEQUENCE).first()?;
     let value = string(m, tags::NUMERIC_VALUE)?;
-    let unit = items(m, tags::MEASUREMENT_UNITS_CODE_SEQUENCE)
-        .first()
-        .and_then(|u| string(u, tags::CODE_VALUE))
-        .unwrap_or_default();
     let name = concept(it).unwrap_or_else(|| "Measurement".into());
-    Some(format!("{name}: {value} {}", unit.trim_matches(['{', '}'])).trim_end().to_owned())
+    Some(format!("{name}: {value} {}", unit(m)).trim_end().to_owned())
 }
 
 fn concept(it: &InMemDicomObject) -> Option<String> {
-    items(it, tags::CONCEPT_NAME_CODE_SEQUENCE)
-        .first()
-        .and_then(|c| string(c, tags::CODE_MEANING).or_else(|| string(c, tags::CODE_VALUE)))
+    meaning(it, tags::CONCEPT_NAME_CODE_SEQUENCE)
 }
 
-fn value_type(it: &InMemDicomObject) -> Option<&str> {
-    it.element_opt(tags::VALUE_TYPE)
-        .ok()
-        .flatten()
-        .and_then(|e| e.string().ok())
-        .map(|s| s.trim_end_matches([' ', '\0']))
-}
-
-fn items(obj: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
-    obj.element_opt(tag).ok().flatten().and_then(|e| e.items()).unwrap_or(&[])
-}
-
-fn string(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    arterys_gateway::dicom::string(obj, tag)
-}
-
-fn floats(obj: &InMemDicomObject, tag: Tag) -> Vec<f64> {
-    obj.element_opt(tag).ok().flatten().and_then(|e| e.to_multi_float64().ok()).unwrap_or_default()
+fn value_type(it: &InMemDicomObject) -> Option<String> {
+    string(it, tags::VALUE_TYPE)
 }
 
 #[cfg(test)]
@@ -123,6 +103,7 @@ mod tests {
     use crate::draw::Canvas;
     use arterys_gateway::InferenceInput;
     use arterys_mock_server::Mode;
+    use dicom_core::Tag;
 
     #[test]
     fn the_mock_report_s_length_is_drawn_on_its_image() {
