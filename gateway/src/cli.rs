@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use crate::budget::MemoryBudget;
+use crate::extract::{BodyRate, RequestLimits};
+use crate::server::ServerConfig;
 use crate::Gateway;
 
 /// The default of `--shutdown-grace-secs`: the server's own.
@@ -34,7 +36,7 @@ pub use crate::server::DEFAULT_SHUTDOWN_GRACE;
 #[derive(Debug, Clone, clap::Args)]
 pub struct TransportArgs {
     /// Largest request body in MiB (larger gets 413)
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = RequestLimits::default().body_limit >> 20)]
     pub body_limit_mib: u64,
     /// Seconds a request may take before it gets 504 (no limit when not set)
     #[arg(long)]
@@ -50,13 +52,13 @@ pub struct TransportArgs {
     pub shutdown_grace_secs: u64,
     /// Slowest request body accepted, in KiB/s averaged after --body-grace-secs (0: no
     /// minimum); slower gets 408
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = BodyRate::default().min_bytes_per_sec >> 10)]
     pub min_body_rate_kib: u64,
     /// Seconds before the minimum body rate applies
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = BodyRate::default().grace.as_secs())]
     pub body_grace_secs: u64,
     /// Seconds a response write may make no progress before the connection is closed
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = ServerConfig::default().write_timeout.as_secs())]
     pub write_timeout_secs: u64,
     /// Most open connections (default: from the open-files limit, which is raised at start)
     #[arg(long)]
