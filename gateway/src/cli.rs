@@ -38,9 +38,9 @@ pub struct TransportArgs {
     /// Largest request body in MiB (larger gets 413)
     #[arg(long, default_value_t = RequestLimits::default().body_limit >> 20)]
     pub body_limit_mib: u64,
-    /// Seconds a request may take before it gets 504 (no limit when not set)
-    #[arg(long)]
-    pub handler_timeout_secs: Option<u64>,
+    /// Seconds a handler may run before its request gets 504 and its work is cancelled
+    #[arg(long, default_value_t = crate::DEFAULT_HANDLER_TIMEOUT.as_secs())]
+    pub handler_timeout_secs: u64,
     /// The process's memory budget in MiB: request bodies, decoded images and answers of all
     /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
     /// (default: half of the machine's or container's memory)
@@ -69,9 +69,7 @@ impl TransportArgs {
     /// Sets these limits on `gw` (the write timeout is at least 1 s).
     pub fn apply(&self, mut gw: Gateway) -> Gateway {
         gw = gw.body_limit(self.body_limit_mib << 20);
-        if let Some(secs) = self.handler_timeout_secs {
-            gw = gw.handler_timeout(Duration::from_secs(secs));
-        }
+        gw = gw.handler_timeout(Duration::from_secs(self.handler_timeout_secs.max(1)));
         if let Some(mib) = self.memory_budget_mib {
             gw = gw.memory_budget(MemoryBudget::from_mib(mib));
         }

@@ -93,7 +93,7 @@ pub mod multipart {
 pub use error::GatewayError;
 pub use handler::{HandlerError, HandlerResult};
 pub use pipeline::InferenceService;
-pub use router::{Gateway, Readiness};
+pub use router::{Gateway, Readiness, DEFAULT_HANDLER_TIMEOUT};
 pub use server::Server;
 
 /// The repository README's library example, compiled as a doctest.

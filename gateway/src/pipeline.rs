@@ -5,9 +5,11 @@
 //! `ConcurrencyLimit`/`Timeout` layers on purpose: the permit moves into the handler's task,
 //! so a client that goes away does not free a slot its handler still uses. At the handler
 //! deadline (504) an async handler is cancelled (dropped at its next `.await`); a blocking
-//! handler cannot be, so it runs on but its permit is given back at the deadline: it stops
-//! counting against new requests. Its memory (the request's budget reservation) stays counted
-//! until it really ends.
+//! handler cannot be dropped, so its request's [`Cancellation`] is set (also when the client
+//! goes away first) and the blocking work stops at its next [`checkpoint`](crate::cancel::checkpoint)
+//! (per frame, per segment list, per batch). Its permit is given back at the deadline all the
+//! same: it stops counting against new requests. Its memory (the request's budget reservation)
+//! stays counted until it really ends.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,6 +30,7 @@ use tracing::{error, info, Instrument, Span};
 
 use crate::body::MultipartBody;
 use crate::budget::Reservation;
+use crate::cancel::Cancellation;
 use crate::error::GatewayError;
 use crate::extract::{self, RequestLimits};
 use crate::handler::Handler;
@@ -48,7 +51,7 @@ struct Inner {
     handler: Handler,
     limits: Arc<RequestLimits>,
     permits: Arc<Semaphore>,
-    timeout: Option<Duration>,
+    timeout: Duration,
     working_memory: Option<WorkingMemoryFn>,
 }
 
@@ -60,7 +63,7 @@ impl InferenceService {
         handler: Handler,
         limits: Arc<RequestLimits>,
         permits: Arc<Semaphore>,
-        timeout: Option<Duration>,
+        timeout: Duration,
         working_memory: Option<WorkingMemoryFn>,
     ) -> Self {
         Self { inner: Arc::new(Inner { handler, limits, permits, timeout, working_memory }) }
@@ -167,10 +170,14 @@ async fn run_handler(
     let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
     let held = Arc::clone(&permit);
     let span = Span::current();
+    // Set when this future is dropped (the client went away) or the deadline passes; the
+    // blocking handler's thread has it installed, so its loops stop at their next checkpoint.
+    let cancellation = Cancellation::new();
+    let _cancel_on_drop = CancelOnDrop(cancellation.clone());
     let mut task = match inner.handler.clone() {
         Handler::Blocking(f) => tokio::task::spawn_blocking(move || {
             let _held = Held { permit: held, _memory: memory };
-            span.in_scope(|| f(input))
+            span.in_scope(|| cancellation.scope(|| f(input)))
         }),
         Handler::Async(f) => tokio::spawn(
             async move {
@@ -180,16 +187,14 @@ async fn run_handler(
             .instrument(span),
         ),
     };
-    let joined = match inner.timeout {
-        None => (&mut task).await,
-        Some(limit) => match tokio::time::timeout(limit, &mut task).await {
-            Ok(j) => j,
-            Err(_) => {
-                task.abort();
-                release(&permit);
-                return Err(GatewayError::Timeout(limit));
-            }
-        },
+    let limit = inner.timeout;
+    let joined = match tokio::time::timeout(limit, &mut task).await {
+        Ok(j) => j,
+        Err(_) => {
+            task.abort();
+            release(&permit);
+            return Err(GatewayError::Timeout(limit));
+        }
     };
     match joined {
         Ok(result) => Ok(result?),
@@ -198,6 +203,17 @@ async fn run_handler(
             Err(GatewayError::Panicked)
         }
         Err(_) => Err(GatewayError::Internal("handler task failed")),
+    }
+}
+
+/// Sets a request's cancellation when dropped: when the handler is done this changes nothing;
+/// when the request future is dropped early (client gone) or returns at the deadline, the
+/// handler's blocking work sees it.
+struct CancelOnDrop(Cancellation);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 

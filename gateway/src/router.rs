@@ -60,6 +60,11 @@ type ReadinessFn = Arc<dyn Fn() -> Readiness + Send + Sync>;
 
 const PROBES: [&str; 5] = ["/healthcheck", "/ping", "/livez", "/readyz", "/metrics"];
 
+/// How long a handler may run before its request gets 504 and its work is cancelled, unless
+/// [`Gateway::handler_timeout`] says otherwise: long enough for a large study on a CPU model,
+/// short enough that a request whose work never ends gives its core and permit back.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// An inference service under construction: routes with their handlers, readiness and
 /// limits.
 ///
@@ -85,7 +90,7 @@ pub struct Gateway {
     readiness: ReadinessFn,
     limits: RequestLimits,
     max_concurrent: usize,
-    handler_timeout: Option<Duration>,
+    handler_timeout: Duration,
     server: ServerConfig,
     extra: Option<Router>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
@@ -106,7 +111,7 @@ impl Gateway {
             readiness: Arc::new(|| Readiness::Ready),
             limits: RequestLimits { budget: Some(MemoryBudget::default()), ..RequestLimits::default() },
             max_concurrent: 1,
-            handler_timeout: None,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             server: ServerConfig::default(),
             extra: None,
             working_memory: None,
@@ -213,9 +218,11 @@ impl Gateway {
         self
     }
 
-    /// A handler running longer gets the request a 504 (default: no deadline).
+    /// A handler running longer gets the request a 504 (default
+    /// [`DEFAULT_HANDLER_TIMEOUT`], 300 s). At the deadline the request's
+    /// [`Cancellation`](crate::cancel::Cancellation) is set, so blocking work that checks it stops.
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
-        self.handler_timeout = Some(timeout);
+        self.handler_timeout = timeout;
         self
     }
 

@@ -209,3 +209,56 @@ async fn working_memory_is_reserved_before_the_handler_runs() {
     drop(held);
     assert_eq!(send(addr, "POST", "/", Some(CT), body).await.status, 200);
 }
+
+/// A blocking handler that would run for ever unless its request's cancellation stops it;
+/// it reports on `ended` that it saw the cancellation.
+fn endless(ended: std::sync::mpsc::Sender<&'static str>) -> Gateway {
+    let ended = std::sync::Mutex::new(ended);
+    noop().route("/endless", move |_| {
+        let _ = ended.lock().unwrap().send("started");
+        loop {
+            if arterys_gateway::cancel::checkpoint().is_err() {
+                let _ = ended.lock().unwrap().send("cancelled");
+                return Err(arterys_gateway::HandlerError::internal("cancelled"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_work_past_its_deadline_is_cancelled() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = start(endless(tx).handler_timeout(Duration::from_millis(300))).await;
+    let r = send(addr, "POST", "/endless", Some(CT), one_image()).await;
+    assert_eq!(r.status, 504, "{}", r.text());
+    // Before cancellation existed the loop ran for ever: nothing would ever arrive.
+    let seen =
+        tokio::task::spawn_blocking(move || (rx.recv(), rx.recv_timeout(Duration::from_secs(30)))).await.unwrap();
+    assert_eq!(seen, (Ok("started"), Ok("cancelled")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_work_whose_client_hung_up_is_cancelled() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    // No deadline in sight: only the client's going away can stop the handler.
+    let addr = start(endless(tx).handler_timeout(Duration::from_secs(3600)).max_concurrent_inferences(1)).await;
+    let body = one_image();
+    let head =
+        format!("POST /endless HTTP/1.1\r\nHost: x\r\nContent-Type: {CT}\r\nContent-Length: {}\r\n\r\n", body.len());
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body).await.unwrap();
+    // Once the handler runs, the client hangs up.
+    let rx = tokio::task::spawn_blocking(move || {
+        assert_eq!(rx.recv(), Ok("started"));
+        rx
+    })
+    .await
+    .unwrap();
+    drop(s);
+    let seen = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30))).await.unwrap();
+    assert_eq!(seen, Ok("cancelled"));
+    // The permit is back: the next request is served.
+    assert_eq!(send(addr, "POST", "/", Some(CT), one_image()).await.status, 200);
+}

@@ -33,7 +33,10 @@
 //! - [`input`]: [`InferenceInput`], what a handler receives, assembled in one place.
 //! - [`multipart`]: the push decoder and the encoder.
 //! - [`sniff`]: recognising DICOM bytes ([`looks_like_dicom`]).
+//! - [`cancel`]: [`Cancellation`](cancel::Cancellation), how blocking work learns that its
+//!   request is gone.
 
+pub mod cancel;
 pub mod input;
 pub mod mask;
 pub mod multipart;
