@@ -82,6 +82,7 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             }
             out
         }
+        (_, DicomValue::PixelSequence(seq)) => return regroup(obj, seq).map_err(|e| fail("encapsulated", e)),
         _ => return Ok(None),
     };
     let mut fixed = obj.clone();
@@ -93,6 +94,30 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
     }
     fixed.update_meta(|meta| meta.set_transfer_syntax(&entries::EXPLICIT_VR_LITTLE_ENDIAN));
     Ok(Some(fixed))
+}
+
+/// A copy of `obj` with one fragment per frame, when its frames span several fragments:
+/// dicom-rs gathers a frame's fragments by walking the fragments from the first one for every
+/// frame (frames times fragments); grouped here once, in a walk over the fragments, it finds
+/// each frame at its index.
+fn regroup(
+    obj: &DefaultDicomObject,
+    seq: &PixelFragmentSequence<Vec<u8>>,
+) -> Result<Option<DefaultDicomObject>, String> {
+    let count = crate::int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    // One frame reads its fragments in one pass; video syntaxes hold one stream for all frames.
+    let video = obj.meta().transfer_syntax().starts_with("1.2.840.10008.1.2.4.10");
+    if count == 1 || seq.fragments().len() == count || video {
+        return Ok(None);
+    }
+    let frames = group(count, seq)?;
+    let mut fixed = obj.clone();
+    fixed.put(DataElement::new(tags::PIXEL_DATA, VR::OB, pixel_sequence(Vec::new(), frames)));
+    Ok(Some(fixed))
+}
+
+fn pixel_sequence(table: Vec<u32>, fragments: Vec<Vec<u8>>) -> DicomValue<dicom_object::InMemDicomObject, Vec<u8>> {
+    DicomValue::PixelSequence(PixelFragmentSequence::new(table, fragments))
 }
 
 /// The pixel data's bytes as they were in the file (big-endian), from the values dicom-rs read.
@@ -242,6 +267,36 @@ mod tests {
         // Frame 0: fragments of 2 and 4 bytes (10 and 12 with their headers); frame 1: one.
         let grouped = group(2, &seq(vec![0, 22], vec![vec![1, 2], vec![3, 4, 5, 6], vec![7]])).unwrap();
         assert_eq!(grouped, vec![vec![1, 2, 3, 4, 5, 6], vec![7]]);
+    }
+
+    #[test]
+    fn frames_over_several_fragments_are_regrouped_one_fragment_a_frame() {
+        // SC_rgb_rle_2frame's two frames, each cut in two fragments, with an offset table.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/pydicom/SC_rgb_rle_2frame.dcm");
+        let obj = super::super::open(&std::fs::read(path).unwrap()).unwrap();
+        let Ok(Some(e)) = obj.element_opt(tags::PIXEL_DATA) else { panic!("no pixel data") };
+        let DicomValue::PixelSequence(original) = e.value() else { panic!("not encapsulated") };
+        assert_eq!(original.fragments().len(), 2);
+        let (mut pieces, mut table, mut at) = (Vec::new(), Vec::new(), 0u32);
+        for f in original.fragments() {
+            table.push(at);
+            let (a, b) = f.split_at(f.len() / 2);
+            for piece in [a, b] {
+                at += 8 + piece.len() as u32;
+                pieces.push(piece.to_vec());
+            }
+        }
+        let mut split = obj.clone();
+        split.put(DataElement::new(tags::PIXEL_DATA, VR::OB, pixel_sequence(table, pieces)));
+        let regrouped = regroup(&split, &seq(vec![], vec![])).map(|_| ()).err();
+        assert!(regrouped.is_some(), "no fragments, no table: refused");
+        let Ok(Some(e)) = split.element_opt(tags::PIXEL_DATA) else { panic!("no pixel data") };
+        let DicomValue::PixelSequence(four) = e.value() else { panic!("not encapsulated") };
+        let fixed = regroup(&split, four).unwrap().unwrap();
+        let Ok(Some(e)) = fixed.element_opt(tags::PIXEL_DATA) else { panic!("no pixel data") };
+        let DicomValue::PixelSequence(two) = e.value() else { panic!("not encapsulated") };
+        assert_eq!(two.fragments(), original.fragments());
+        assert_eq!(super::super::render_object(&split).unwrap(), super::super::render_object(&obj).unwrap());
     }
 
     #[test]
