@@ -1,7 +1,9 @@
 //! Hostile DICOM files, a few hundred bytes each, for tests and fuzzing: each declares far
 //! more than it has (a 3.5 GB element, 2^31-1 frames, a 65535 x 65535 image without pixels).
 //! [`crate::open`], [`crate::InstanceInfo::read`] and [`crate::limits::scan`] refuse them
-//! without allocating what they declare.
+//! without allocating what they declare. Others ask for work out of proportion to their size
+//! (a segmented palette whose indirect segments replay each other, [`nested_segmented_lut`]):
+//! [`crate::display`] refuses them within a bound linear in their size.
 //!
 //! ```
 //! use arterys_viewer::hostile;
@@ -197,4 +199,50 @@ pub fn series_with_an_instance_without_pixels() -> [Vec<u8>; 2] {
     image.extend(pixel_module(16, 16, None));
     image.extend(el(0x7FE0, 0x0010, b"OB", &[128u8; 256]));
     [part10(EXPLICIT, &empty), part10(EXPLICIT, &image)]
+}
+
+/// The words of a segmented palette table whose indirect segments nest 8 levels deep, each
+/// level pointing `k` times at the next (each time for `k` segments), over `k` empty discrete
+/// segments: `3 + 34 k` words that ask a naive expansion for about `k`^9 segment reads.
+///
+/// Indirect offsets count from the start of the segments being read (as pydicom reads them):
+/// the first level, read at the top, points past the leading discrete segment; the others
+/// point one level on.
+pub fn nested_segments(k: u16) -> Vec<u16> {
+    let level = 4 * k;
+    // One entry first: indirect segments start from the table's last value.
+    let mut words = vec![0, 1, 0x8000];
+    for depth in 0..8 {
+        let offset = if depth == 0 { 3 + level } else { level };
+        for _ in 0..k {
+            words.extend([2, k, offset, 0]);
+        }
+    }
+    for _ in 0..k {
+        words.extend([0, 0]);
+    }
+    words
+}
+
+/// An 8 x 8 PALETTE COLOR image whose red table is [`nested_segments`]`(k)` (16-bit words;
+/// 2.8 KB for `k` = 32) and whose green and blue tables are one discrete entry each.
+pub fn nested_segmented_lut(k: u16) -> Vec<u8> {
+    let words = |w: &[u16]| w.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    let us = |e: u16, v: &[u16]| el(0x0028, e, b"US", &words(v));
+    let mut d = ids("1.2.826.0.1.3680043.10.3", "1.2.826.0.1.3680043.10.4");
+    d.extend(us(0x0002, &[1]));
+    d.extend(el(0x0028, 0x0004, b"CS", &text("PALETTE COLOR", b' ')));
+    for (e, v) in [(0x0010, 8), (0x0011, 8), (0x0100, 8), (0x0101, 8), (0x0102, 7), (0x0103, 0)] {
+        d.extend(us(e, &[v]));
+    }
+    // Red, green and blue descriptors: one entry from 0, 16 bits.
+    for e in [0x1101, 0x1102, 0x1103] {
+        d.extend(us(e, &[1, 0, 16]));
+    }
+    d.extend(el(0x0028, 0x1221, b"OW", &words(&nested_segments(k))));
+    for e in [0x1222, 0x1223] {
+        d.extend(el(0x0028, e, b"OW", &words(&[0, 1, 0x8000])));
+    }
+    d.extend(el(0x7FE0, 0x0010, b"OB", &[0u8; 64]));
+    part10(EXPLICIT, &d)
 }

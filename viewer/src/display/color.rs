@@ -118,7 +118,7 @@ impl Palette {
                         } else {
                             bytes.iter().map(|&b| u16::from(b)).collect()
                         };
-                        let table = super::segmented::expand(&words).map_err(DisplayError::Invalid)?;
+                        let table = super::segmented::expand(&words, entries)?;
                         table.iter().flat_map(|w| w.to_ne_bytes()).collect()
                     }
                     None => return Err(DisplayError::Invalid(format!("PALETTE COLOR without {color} LUT data"))),

@@ -78,6 +78,7 @@ impl FloatImage {
     pub(super) fn render(&self) -> Result<Vec<DisplayFrame>, DisplayError> {
         (0..self.frames)
             .map(|frame| {
+                arterys_protocol::cancel::checkpoint()?;
                 let values = self.frame_values(frame)?;
                 let mut gray = match self.window {
                     Some((center, width, function)) => {

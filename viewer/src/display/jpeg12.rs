@@ -19,28 +19,21 @@ pub(super) fn all_12_bit(frames: &[Vec<u8>]) -> bool {
         })
 }
 
-/// The frames' samples as little-endian u16, one frame after the other. Each frame must be
-/// `cols` x `rows`: the decoder refuses, before allocating, a frame header that declares more
-/// than that (`rows` x `cols` x 2 bytes), so a small stream cannot claim a huge image.
-pub(super) fn decode(frames: &[Vec<u8>], rows: u16, cols: u16) -> Result<Vec<u8>, String> {
+/// Frame `n`'s samples as little-endian u16. The frame must be `cols` x `rows`: the decoder
+/// refuses, before allocating, a frame header that declares more than that (`rows` x `cols` x
+/// 2 bytes), so a small stream cannot claim a huge image.
+pub(super) fn decode(n: usize, frame: &[u8], rows: u16, cols: u16) -> Result<Vec<u8>, String> {
     let frame_bytes = usize::from(rows) * usize::from(cols) * 2;
-    let mut out = Vec::with_capacity(frame_bytes.saturating_mul(frames.len()));
-    for (n, frame) in frames.iter().enumerate() {
-        let raster = openreadout_codecs::jpeg_decode_limited(frame, frame_bytes)
-            .map_err(|e| format!("frame {n}: {}", super::error_chain(&e)))?;
-        if (raster.width, raster.height, raster.channels) != (u32::from(cols), u32::from(rows), 1) {
-            return Err(format!(
-                "frame {n}: the JPEG stream is {}x{} with {} component(s) where the dataset says {cols}x{rows} grayscale",
-                raster.width, raster.height, raster.channels
-            ));
-        }
-        if raster.bits_per_sample != 16 || raster.data.len() != frame_bytes {
-            return Err(format!(
-                "frame {n}: the decoder gave {} bytes where {frame_bytes} are needed",
-                raster.data.len()
-            ));
-        }
-        out.extend_from_slice(&raster.data);
+    let raster = openreadout_codecs::jpeg_decode_limited(frame, frame_bytes)
+        .map_err(|e| format!("frame {n}: {}", super::error_chain(&e)))?;
+    if (raster.width, raster.height, raster.channels) != (u32::from(cols), u32::from(rows), 1) {
+        return Err(format!(
+            "frame {n}: the JPEG stream is {}x{} with {} component(s) where the dataset says {cols}x{rows} grayscale",
+            raster.width, raster.height, raster.channels
+        ));
     }
-    Ok(out)
+    if raster.bits_per_sample != 16 || raster.data.len() != frame_bytes {
+        return Err(format!("frame {n}: the decoder gave {} bytes where {frame_bytes} are needed", raster.data.len()));
+    }
+    Ok(raster.data)
 }

@@ -22,17 +22,25 @@
 //!   codec already did, as JPEG lossy and JPEG 2000 with a component transform do), PALETTE
 //!   COLOR through the red/green/blue palette lookup tables;
 //! - one [`DisplayFrame`] per frame.
+//!
+//! Work is bounded by the file: loops whose length the file decides are held to its size
+//! (segmented palettes, RLE segments, offset tables), codecs are not handed streams that
+//! declare more than the dataset does, and every frame and segment list checks
+//! [`arterys_protocol::cancel::checkpoint`], so that a request that is gone stops with
+//! [`DisplayError::Cancelled`].
 
 mod color;
 mod float;
 mod image;
 mod jpeg12;
 mod lut;
+mod preflight;
 mod repair;
 mod segmented;
 #[cfg(test)]
 mod tests;
 
+use arterys_protocol::cancel;
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 
@@ -77,6 +85,10 @@ pub enum DisplayError {
     /// The image attributes are missing or inconsistent.
     #[error("invalid image attributes: {0}")]
     Invalid(String),
+    /// The request the work was for went away (its client hung up or its deadline passed):
+    /// [`arterys_protocol::cancel::checkpoint`] failed between frames or segment lists.
+    #[error(transparent)]
+    Cancelled(#[from] arterys_protocol::cancel::Cancelled),
     /// A frame number past the last frame.
     #[error("frame {frame} is out of range: the instance has {frames} frame(s)")]
     FrameOutOfRange {
@@ -103,10 +115,16 @@ pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, Disp
     if let Some(float) = float::FloatImage::read(obj)? {
         return float.render();
     }
+    preflight::check(obj)?;
     let repaired = repair::repair(obj)?;
     let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, None)?;
-    (0..image.frames).map(|frame| image.render_frame(frame)).collect()
+    (0..image.frames)
+        .map(|frame| {
+            cancel::checkpoint()?;
+            image.render_frame(frame)
+        })
+        .collect()
 }
 
 /// Grayscale values of one frame (0-based) after the modality rescale (slope/intercept, or
@@ -114,9 +132,11 @@ pub fn render_object(obj: &DefaultDicomObject) -> Result<Vec<DisplayFrame>, Disp
 /// preprocessing). No VOI window and no MONOCHROME1 inversion are applied. Color images give
 /// their luminance (0.299 R + 0.587 G + 0.114 B of the displayed RGB, 0 to 255).
 pub fn modality_values(obj: &DefaultDicomObject, frame: u32) -> Result<(u32, u32, Vec<f32>), DisplayError> {
+    cancel::checkpoint()?;
     if let Some(float) = float::FloatImage::read(obj)? {
         return float.frame(frame);
     }
+    preflight::check(obj)?;
     let repaired = repair::repair(obj)?;
     let obj = repaired.as_ref().unwrap_or(obj);
     let image = Image::decode(obj, Some(frame))?;

@@ -10,6 +10,7 @@
 //!   ([`super::jpeg12`]); BitsStored, HighBit and PixelRepresentation then apply as for any
 //!   16-bit native data.
 
+use arterys_protocol::cancel;
 use dicom_core::value::PixelFragmentSequence;
 use dicom_core::{DataElement, DicomValue, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
@@ -40,6 +41,7 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
             let mut out = Vec::new();
             for (n, frame) in frames(obj, seq).map_err(|e| fail("RLE Lossless", e))?.iter().enumerate() {
+                cancel::checkpoint()?;
                 let pixels = usize::from(rows) * usize::from(cols);
                 let decoded = rle_frame(frame, pixels, usize::from(spp), usize::from(bits / 8))
                     .map_err(|e| fail("RLE Lossless", format!("frame {n}: {e}")))?;
@@ -54,7 +56,12 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
                 return Ok(None);
             }
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
-            jpeg12::decode(&frames, rows, cols).map_err(|e| fail("JPEG Extended (12-bit)", e))?
+            let mut out = Vec::new();
+            for (n, frame) in frames.iter().enumerate() {
+                cancel::checkpoint()?;
+                out.extend(jpeg12::decode(n, frame, rows, cols).map_err(|e| fail("JPEG Extended (12-bit)", e))?);
+            }
+            out
         }
         (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq))
             if spp == 3 && crate::string(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB") =>
@@ -67,6 +74,7 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             }
             let mut out = Vec::new();
             for (n, frame) in frames.iter().enumerate() {
+                cancel::checkpoint()?;
                 let mut decoder = jpeg_decoder::Decoder::new(frame.as_slice());
                 decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
                 let rgb = decoder.decode().map_err(|e| fail("JPEG", format!("frame {n}: {e}")))?;
@@ -74,6 +82,7 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             }
             out
         }
+        (_, DicomValue::PixelSequence(seq)) => return regroup(obj, seq).map_err(|e| fail("encapsulated", e)),
         _ => return Ok(None),
     };
     let mut fixed = obj.clone();
@@ -85,6 +94,30 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
     }
     fixed.update_meta(|meta| meta.set_transfer_syntax(&entries::EXPLICIT_VR_LITTLE_ENDIAN));
     Ok(Some(fixed))
+}
+
+/// A copy of `obj` with one fragment per frame, when its frames span several fragments:
+/// dicom-rs gathers a frame's fragments by walking the fragments from the first one for every
+/// frame (frames times fragments); grouped here once, in a walk over the fragments, it finds
+/// each frame at its index.
+fn regroup(
+    obj: &DefaultDicomObject,
+    seq: &PixelFragmentSequence<Vec<u8>>,
+) -> Result<Option<DefaultDicomObject>, String> {
+    let count = crate::int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    // One frame reads its fragments in one pass; video syntaxes hold one stream for all frames.
+    let video = obj.meta().transfer_syntax().starts_with("1.2.840.10008.1.2.4.10");
+    if count == 1 || seq.fragments().len() == count || video {
+        return Ok(None);
+    }
+    let frames = group(count, seq)?;
+    let mut fixed = obj.clone();
+    fixed.put(DataElement::new(tags::PIXEL_DATA, VR::OB, pixel_sequence(Vec::new(), frames)));
+    Ok(Some(fixed))
+}
+
+fn pixel_sequence(table: Vec<u32>, fragments: Vec<Vec<u8>>) -> DicomValue<dicom_object::InMemDicomObject, Vec<u8>> {
+    DicomValue::PixelSequence(PixelFragmentSequence::new(table, fragments))
 }
 
 /// The pixel data's bytes as they were in the file (big-endian), from the values dicom-rs read.
@@ -109,9 +142,15 @@ fn swap_to_little_endian(mut stream: Vec<u8>, width: usize) -> Vec<u8> {
 }
 
 /// The compressed bytes of each frame: one fragment a frame, all fragments for a single
-/// frame, or fragments grouped by the Basic Offset Table.
+/// frame, or fragments grouped by the Basic Offset Table. The table must ascend (PS3.5
+/// A.4); each fragment's frame is then a binary search, so the grouping takes time linear in
+/// the fragments, not fragments times frames.
 fn frames(obj: &DefaultDicomObject, seq: &PixelFragmentSequence<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
     let count = crate::int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    group(count, seq)
+}
+
+fn group(count: usize, seq: &PixelFragmentSequence<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
     let fragments = seq.fragments();
     if count == 1 {
         return Ok(vec![fragments.concat()]);
@@ -123,10 +162,13 @@ fn frames(obj: &DefaultDicomObject, seq: &PixelFragmentSequence<Vec<u8>>) -> Res
     if table.len() != count {
         return Err(format!("{} fragments for {count} frames and no offset table to group them", fragments.len()));
     }
+    if table.windows(2).any(|w| w[0] > w[1]) {
+        return Err("the basic offset table does not ascend".into());
+    }
     let mut out = vec![Vec::new(); count];
     let mut position = 0u64;
     for fragment in fragments {
-        let frame = table.iter().rposition(|&start| u64::from(start) <= position).unwrap_or(0);
+        let frame = table.partition_point(|&start| u64::from(start) <= position).saturating_sub(1);
         out[frame].extend_from_slice(fragment);
         position += 8 + fragment.len() as u64; // item tag and length, then the fragment
     }
@@ -139,6 +181,10 @@ pub(super) fn rle_frame(data: &[u8], pixels: usize, spp: usize, width: usize) ->
     let segments = word(0).ok_or("no RLE header")?;
     if segments != spp * width {
         return Err(format!("{segments} RLE segments where {spp} sample(s) of {width} bytes need {}", spp * width));
+    }
+    // PackBits makes at most 128 bytes of 2: less data cannot fill the frame.
+    if data.len().saturating_mul(64) < pixels * segments {
+        return Err(format!("{} bytes of RLE data cannot fill {pixels} pixels of {segments} bytes", data.len()));
     }
     let mut out = vec![0u8; pixels * spp * width];
     for segment in 0..segments {
@@ -205,4 +251,70 @@ fn jpeg_without_colour_marker(stream: &[u8]) -> bool {
         i += 2 + len;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn seq(table: Vec<u32>, fragments: Vec<Vec<u8>>) -> PixelFragmentSequence<Vec<u8>> {
+        PixelFragmentSequence::new(table, fragments)
+    }
+
+    #[test]
+    fn the_offset_table_groups_fragments_into_frames() {
+        // Frame 0: fragments of 2 and 4 bytes (10 and 12 with their headers); frame 1: one.
+        let grouped = group(2, &seq(vec![0, 22], vec![vec![1, 2], vec![3, 4, 5, 6], vec![7]])).unwrap();
+        assert_eq!(grouped, vec![vec![1, 2, 3, 4, 5, 6], vec![7]]);
+    }
+
+    #[test]
+    fn frames_over_several_fragments_are_regrouped_one_fragment_a_frame() {
+        // SC_rgb_rle_2frame's two frames, each cut in two fragments, with an offset table.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/pydicom/SC_rgb_rle_2frame.dcm");
+        let obj = super::super::open(&std::fs::read(path).unwrap()).unwrap();
+        let Ok(Some(e)) = obj.element_opt(tags::PIXEL_DATA) else { panic!("no pixel data") };
+        let DicomValue::PixelSequence(original) = e.value() else { panic!("not encapsulated") };
+        assert_eq!(original.fragments().len(), 2);
+        let (mut pieces, mut table, mut at) = (Vec::new(), Vec::new(), 0u32);
+        for f in original.fragments() {
+            table.push(at);
+            let (a, b) = f.split_at(f.len() / 2);
+            for piece in [a, b] {
+                at += 8 + piece.len() as u32;
+                pieces.push(piece.to_vec());
+            }
+        }
+        let mut split = obj.clone();
+        split.put(DataElement::new(tags::PIXEL_DATA, VR::OB, pixel_sequence(table, pieces)));
+        let regrouped = regroup(&split, &seq(vec![], vec![])).map(|_| ()).err();
+        assert!(regrouped.is_some(), "no fragments, no table: refused");
+        let Ok(Some(e)) = split.element_opt(tags::PIXEL_DATA) else { panic!("no pixel data") };
+        let DicomValue::PixelSequence(four) = e.value() else { panic!("not encapsulated") };
+        let fixed = regroup(&split, four).unwrap().unwrap();
+        let Ok(Some(e)) = fixed.element_opt(tags::PIXEL_DATA) else { panic!("no pixel data") };
+        let DicomValue::PixelSequence(two) = e.value() else { panic!("not encapsulated") };
+        assert_eq!(two.fragments(), original.fragments());
+        assert_eq!(super::super::render_object(&split).unwrap(), super::super::render_object(&obj).unwrap());
+    }
+
+    #[test]
+    fn an_offset_table_that_does_not_ascend_is_refused() {
+        let err = group(2, &seq(vec![22, 0], vec![vec![1, 2], vec![3, 4, 5, 6], vec![7]])).unwrap_err();
+        assert!(err.contains("does not ascend"), "{err}");
+    }
+
+    #[test]
+    fn rle_data_too_short_to_fill_the_frame_is_refused_before_decoding() {
+        // A header for one segment, then a 2-byte run of 128: at most 128 of 8192 pixels.
+        let mut data = vec![0u8; 64];
+        data[0] = 1;
+        data[4] = 64;
+        data.extend([0x81, 7]);
+        let err = rle_frame(&data, 8192, 1, 1).unwrap_err();
+        assert!(err.contains("cannot fill 8192 pixels"), "{err}");
+        // The same run fills 128 pixels.
+        assert_eq!(rle_frame(&data, 128, 1, 1).unwrap(), vec![7; 128]);
+    }
 }
