@@ -71,7 +71,7 @@ impl TransportArgs {
         gw = gw.body_limit(self.body_limit_mib << 20);
         gw = gw.handler_timeout(Duration::from_secs(self.handler_timeout_secs.max(1)));
         if let Some(mib) = self.memory_budget_mib {
-            gw = gw.memory_budget(MemoryBudget::from_mib(mib));
+            gw = gw.memory_budget(MemoryBudget::init_process(MemoryBudget::from_mib(mib)));
         }
         if let Some(n) = self.max_connections {
             gw = gw.max_connections(n);
