@@ -303,7 +303,8 @@ impl Gateway {
     /// Serves `router`'s routes beside the protocol's, under the same tracing and metrics
     /// layers and, in the stand-alone server, the same connection limits, timeouts and
     /// graceful shutdown (another platform's API on the same port, say). The gateway's
-    /// memory budget and inference permits cover only its own routes. Its paths must not
+    /// memory budget and inference permits cover only its own routes: a route that runs a
+    /// model belongs in [`Gateway::merge_admitted`]. Its paths must not
     /// clash with the gateway's, and it must not have a fallback of its own (axum panics on
     /// both at start-up).
     ///

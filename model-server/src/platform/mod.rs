@@ -4,6 +4,7 @@
 //! Every path runs the model exactly as the Arterys route does ([`Model::answer`]) and converts
 //! its answer, so a mask has the same voxels whichever platform asks.
 
+pub mod form;
 pub mod label;
 pub mod mlcube;
 pub mod monailabel;

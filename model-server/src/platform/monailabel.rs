@@ -13,8 +13,7 @@ use arterys_gateway::admission::{Admission, Admitted};
 use arterys_gateway::budget::{BudgetError, Reservation};
 use arterys_gateway::dicom::limits::decoded_size;
 use arterys_gateway::{GatewayError, HandlerError};
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +22,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::form;
 use super::label::{label_of, LabelImage};
 use super::upload::{InflateLimits, Upload, UploadError};
 use super::{answer_files, nifti_io};
@@ -119,12 +119,7 @@ pub fn router(models: Vec<MonaiModel>, admission: Admission) -> Router {
     let body_limit = admission.body_limit();
     let inflate = InflateLimits { max_bytes: body_limit, ..InflateLimits::default() };
     let state = Arc::new(AppState { models, admission, inflate });
-    Router::new()
-        .route("/info/", get(info))
-        .route("/infer/{model}", post(infer))
-        // The form is parsed from the admitted body, which the body limit already bounds.
-        .layer(DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX)))
-        .with_state(state)
+    Router::new().route("/info/", get(info)).route("/infer/{model}", post(infer)).with_state(state)
 }
 
 /// MONAI Label's model type for a config: segmentation when it gives a label image.
@@ -217,7 +212,7 @@ async fn infer(
     // check, as FastAPI does: an error answered while the client still sends would reach it
     // as a broken pipe instead of the reason.
     let mut admitted = state.admission.admit(req).await?;
-    let (file, params) = read_form(&mut admitted).await?;
+    let (file, params) = read_form(&mut admitted)?;
     let model = state.models.iter().find(|m| m.name == name).cloned().ok_or_else(|| {
         let known: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
         MonaiError::new(StatusCode::NOT_FOUND, format!("Model {name} not found (models: {})", known.join(", ")))
@@ -268,36 +263,23 @@ async fn infer(
     Ok(respond(run, output, &name))
 }
 
-/// The `file` upload and the `params` JSON of the admitted body's form. Parsing copies the
-/// file out of the body: the copy is reserved first, and the body's room given back after.
-async fn read_form(admitted: &mut Admitted) -> Result<(Option<Bytes>, Value), MonaiError> {
+/// The `file` upload and the `params` JSON of the admitted body's form; the file is a slice
+/// of the body (held once, counted once).
+fn read_form(admitted: &mut Admitted) -> Result<(Option<Bytes>, Value), MonaiError> {
+    let unprocessable = |e: form::FormError| MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+    let content_type = admitted.head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let boundary =
+        form::boundary(content_type).map_err(|e| MonaiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()))?;
     let body = std::mem::take(&mut admitted.body);
-    let size = body.len() as u64;
-    if let Some(m) = admitted.memory.as_mut() {
-        let wait = m.budget().wait();
-        m.grow(size, tokio::time::Instant::now() + wait).await?;
-    }
-    let req = Request::from_parts(admitted.head.clone(), Body::from(body));
-    let multipart = Multipart::from_request(req, &()).await.map_err(|e| {
-        MonaiError::new(e.status(), format!("{}: send the image and params as multipart/form-data", e.body_text()))
-    })?;
-    let form = fields(multipart).await?;
-    if let Some(m) = admitted.memory.as_mut() {
-        m.shrink_to(form.0.as_ref().map_or(0, |f| f.len() as u64));
-    }
-    Ok(form)
-}
-
-async fn fields(mut multipart: Multipart) -> Result<(Option<Bytes>, Value), MonaiError> {
-    let bad = |e: axum::extract::multipart::MultipartError| MonaiError::new(e.status(), e.body_text());
     let (mut file, mut params) = (None, json!({}));
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("file") => file = Some(field.bytes().await.map_err(bad)?),
+    for field in form::fields(&body, &boundary).map_err(unprocessable)? {
+        match field.name.as_deref() {
+            Some("file") => file = Some(field.body),
             Some("params") => {
-                let text = field.text().await.map_err(bad)?;
+                let text = std::str::from_utf8(&field.body)
+                    .map_err(|_| MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, "params is not UTF-8 text"))?;
                 if !text.trim().is_empty() {
-                    params = serde_json::from_str(&text).map_err(|e| {
+                    params = serde_json::from_str(text).map_err(|e| {
                         MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("params is not JSON: {e}"))
                     })?;
                 }
