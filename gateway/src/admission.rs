@@ -104,8 +104,14 @@ impl Admission {
         let declared = extract::declared_length(&head.headers);
         let mut buf = BytesMut::new();
         let mut hash = Sha256::new();
+        let budgeted = self.limits.budget.is_some();
         let read = extract::read_reserved(&mut body, declared, &self.limits, |data| {
             hash.update(&data);
+            if buf.capacity() == 0 && budgeted {
+                // The declared length is reserved by now: one buffer of that size, not a
+                // doubling one (whose copies would hold twice the body).
+                buf.reserve(declared.unwrap_or(0).try_into().unwrap_or(0));
+            }
             buf.extend_from_slice(&data);
             Ok(false)
         })

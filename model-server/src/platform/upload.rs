@@ -151,10 +151,15 @@ impl Inflater<'_> {
             let step = (STEP as u64).min(room + 1) as usize;
             if out.capacity() - out.len() < step {
                 let want = (out.capacity() * 2).max(out.len() + step).min(out.len() + room as usize + 1);
+                let old = out.capacity() as u64;
+                // Growing copies into a new buffer while the old one lives: both are held.
                 if let Some(m) = self.memory.as_deref_mut() {
-                    m.try_grow((want - out.capacity()) as u64)?;
+                    m.try_grow(want as u64)?;
                 }
                 out.reserve_exact(want - out.len());
+                if let Some(m) = self.memory.as_deref_mut() {
+                    m.shrink_to(m.bytes().saturating_sub(old));
+                }
             }
             let len = out.len();
             out.resize(len + step, 0);
