@@ -1,6 +1,6 @@
 """MONAI Label uploads within the server's limits, as a real client (requests) sends them.
 
-The server runs with a 64 MiB memory budget, a 32 MiB body limit, one inference at a time and
+The server runs with a 128 MiB memory budget, a 32 MiB body limit, one inference at a time and
 a 64 KiB/s minimum body rate after 2 s. Compression bombs (gzip and zip) are refused by the
 inflation ratio, a stream inflating past the body limit by the absolute limit, a volume whose
 decoded form exceeds the budget by the budget; an upload waits for the inference permit
@@ -60,7 +60,7 @@ def inflates_past_the_body_limit():
 
 def volume_past_the_budget():
     rng = np.random.default_rng(2)
-    vol = rng.integers(0, 4, (256, 256, 160), dtype=np.uint8)
+    vol = rng.integers(0, 4, (256, 256, 320), dtype=np.uint8)
     img = nibabel.Nifti1Image(vol, np.eye(4))
     data = gzip.compress(img.to_bytes(), 1)
     refused(infer("volume.nii.gz", data), 413, "memory budget")

@@ -28,7 +28,7 @@ async fn monai_label_uploads_are_admitted_within_the_limits() {
     let config = root().join("mlcube/model.yaml");
     let args = [
         "--memory-budget-mib",
-        "64",
+        "128",
         "--body-limit-mib",
         "32",
         "--max-concurrent",
