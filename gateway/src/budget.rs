@@ -1,12 +1,18 @@
 //! [`MemoryBudget`]: one memory budget for the whole process.
 //!
-//! Request bodies, the images a handler decodes and the response buffers of every in-flight
-//! request are counted against the same number of bytes. The gateway reserves a request's
+//! Request bodies, `studyPath` studies, parsed JSON parts, the images a handler decodes, what
+//! other platforms' routes inflate and decode ([`crate::admission`]) and the response buffers
+//! of every in-flight request are counted against the same number of bytes. The gateway reserves a request's
 //! body before reading it (its `Content-Length` up front, or step by step for a chunked
 //! body), holds that until the handler returns, then counts the response buffers until the
 //! last byte is handed to the connection (or the client goes away). A request that does not
 //! fit waits for room up to [`MemoryBudget::wait`]; then it gets 503 with `Retry-After`,
 //! never an out-of-memory abort.
+//!
+//! There is one budget per process, [`MemoryBudget::process`]: every [`Gateway`](crate::Gateway)
+//! uses it unless given another, so two gateways in one process share it. A service sizes it
+//! once at start ([`MemoryBudget::init_process`], as `--memory-budget-mib` does); otherwise it
+//! is half of the machine's (or container's) memory.
 //!
 //! Handlers account what they allocate themselves (decoded pixels, masks) through a clone of
 //! the same budget:
@@ -15,7 +21,7 @@
 //! use arterys_gateway::budget::MemoryBudget;
 //! use arterys_gateway::{Gateway, HandlerError, InferenceResponse};
 //!
-//! let budget = MemoryBudget::from_mib(1024);
+//! let budget = MemoryBudget::process();
 //! let b = budget.clone();
 //! let gw = Gateway::new().memory_budget(budget).route("/", move |input| {
 //!     let pixels = input.dicom.len() * 512 * 512 * 4;
@@ -25,7 +31,7 @@
 //! });
 //! ```
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -83,14 +89,36 @@ impl std::fmt::Debug for MemoryBudget {
 }
 
 impl Default for MemoryBudget {
-    /// Half of the memory available to the process (cgroup limit or `MemTotal`).
+    /// The process's budget, [`MemoryBudget::process`] (a clone: the same bytes).
     fn default() -> Self {
-        let bytes = available_memory().map_or(FALLBACK, |m| (m as f64 * DEFAULT_SHARE) as u64);
-        Self::new(bytes)
+        Self::process()
     }
 }
 
+static PROCESS: OnceLock<MemoryBudget> = OnceLock::new();
+
 impl MemoryBudget {
+    /// The process's one budget: what [`init_process`](Self::init_process) set, else half of
+    /// the memory available to the process (cgroup limit or `MemTotal`), made on first use.
+    /// Every call returns a clone of the same budget.
+    pub fn process() -> Self {
+        PROCESS
+            .get_or_init(|| Self::new(available_memory().map_or(FALLBACK, |m| (m as f64 * DEFAULT_SHARE) as u64)))
+            .clone()
+    }
+
+    /// Sets the process's budget to `budget` and returns it; if the process budget was already
+    /// made (by an earlier call or by [`process`](Self::process)), that one is kept and
+    /// returned, so everything in the process counts against one number.
+    pub fn init_process(budget: MemoryBudget) -> Self {
+        PROCESS.get_or_init(|| budget).clone()
+    }
+
+    /// Whether `other` counts against the same bytes (a clone of the same budget).
+    pub fn same_as(&self, other: &MemoryBudget) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// A budget of `bytes`, with the default wait (10 s).
     pub fn new(bytes: u64) -> Self {
         Self {
@@ -217,6 +245,27 @@ impl Reservation {
         }
     }
 
+    /// Holds `more` bytes as well if they fit now, without waiting (for blocking code, such
+    /// as a handler inflating an upload): `Full` when they do not fit now, `TooLarge` when
+    /// they never can.
+    pub fn try_grow(&mut self, more: u64) -> Result<(), BudgetError> {
+        let b = &self.budget;
+        let total = b.total();
+        if self.bytes.saturating_add(more) > total {
+            return Err(BudgetError::TooLarge { wanted: self.bytes.saturating_add(more), total });
+        }
+        if b.take(more) {
+            self.bytes += more;
+            return Ok(());
+        }
+        Err(BudgetError::Full { wanted: more, free: total.saturating_sub(b.used()), total, waited_ms: 0 })
+    }
+
+    /// The budget these bytes count against.
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
     /// Gives back all but `keep` bytes.
     pub fn shrink_to(&mut self, keep: u64) {
         if keep < self.bytes {
@@ -278,10 +327,25 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_a_share_of_the_machine() {
+    fn the_default_is_the_one_process_budget_a_share_of_the_machine() {
         let d = MemoryBudget::default();
         if let Some(m) = available_memory() {
             assert!(d.total() <= m && d.total() >= m / 4, "{} of {m}", d.total());
         }
+        assert!(d.same_as(&MemoryBudget::process()) && d.same_as(&MemoryBudget::default()));
+        // Once made, the process budget stays: a later init gets the same one back.
+        assert!(MemoryBudget::init_process(MemoryBudget::from_mib(64)).same_as(&d));
+        assert!(!MemoryBudget::from_mib(64).same_as(&d));
+    }
+
+    #[test]
+    fn try_grow_refuses_at_once() {
+        let b = MemoryBudget::from_mib(4);
+        let mut r = b.try_reserve(1 << 20).unwrap();
+        r.try_grow(2 << 20).unwrap();
+        let _other = b.try_reserve(1 << 20).unwrap();
+        assert!(matches!(r.try_grow(1 << 20), Err(BudgetError::Full { .. })));
+        assert!(matches!(r.try_grow(8 << 20), Err(BudgetError::TooLarge { .. })));
+        assert_eq!(r.bytes(), 3 << 20);
     }
 }

@@ -41,9 +41,9 @@ pub struct TransportArgs {
     /// Seconds a handler may run before its request gets 504 and its work is cancelled
     #[arg(long, default_value_t = crate::DEFAULT_HANDLER_TIMEOUT.as_secs())]
     pub handler_timeout_secs: u64,
-    /// The process's memory budget in MiB: request bodies, decoded images and answers of all
-    /// requests together; a request that finds no room within 10 s gets 503 with Retry-After
-    /// (default: half of the machine's or container's memory)
+    /// The process's memory budget in MiB: request bodies, studies, decoded images and answers
+    /// of all requests and routes together; a request that finds no room within 10 s gets 503
+    /// with Retry-After (default: half of the machine's or container's memory)
     #[arg(long)]
     pub memory_budget_mib: Option<u64>,
     /// Seconds in-flight requests may still take after SIGTERM; a second SIGTERM or Ctrl-C
@@ -71,7 +71,7 @@ impl TransportArgs {
         gw = gw.body_limit(self.body_limit_mib << 20);
         gw = gw.handler_timeout(Duration::from_secs(self.handler_timeout_secs.max(1)));
         if let Some(mib) = self.memory_budget_mib {
-            gw = gw.memory_budget(MemoryBudget::from_mib(mib));
+            gw = gw.memory_budget(MemoryBudget::init_process(MemoryBudget::from_mib(mib)));
         }
         if let Some(n) = self.max_connections {
             gw = gw.max_connections(n);

@@ -137,7 +137,7 @@ async fn read_body(
 ) -> Result<ArterysRequest, GatewayError> {
     let route = req.uri.path().to_owned();
     let limit = limits.body_limit;
-    let declared = req.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = declared_length(&req.headers);
     if let Some(len) = declared.filter(|&len| len > limit) {
         return Err(GatewayError::BodyTooLarge { declared: Some(len), limit });
     }
@@ -153,7 +153,45 @@ async fn read_body(
     }
     let boundary = boundary_from_content_type(&content_type)?;
     let mut decoder = MultipartDecoder::new(&boundary)?.with_limits(limits.decoder);
-    // A declared length is reserved whole before a byte is read; otherwise step by step.
+    let (_, mut memory) = read_reserved(body, declared, limits, |data| {
+        decoder.feed(&data)?;
+        Ok(decoder.is_complete())
+    })
+    .await?;
+    let (parts, digest) = decoder.finish()?;
+    // The JSON part is parsed into a tree several times its size: counted before parsing.
+    if let (Some(m), Some(json)) = (memory.as_mut(), parts.first()) {
+        let b = m.budget().clone();
+        m.grow(json_parse_cost(json.body.len()), tokio::time::Instant::now() + b.wait()).await?;
+    }
+    let input = InferenceInput::from_parts(parts, hex(&digest), route)?;
+    Ok(ArterysRequest { input, boundary, memory })
+}
+
+/// Memory that parsing `len` bytes of JSON into a `serde_json::Value` tree may take: a value
+/// is 32 bytes, the shortest JSON value with its separator 2 (`0,`), and a growing array may
+/// hold twice its length.
+pub(crate) fn json_parse_cost(len: usize) -> u64 {
+    (len as u64).saturating_mul(32)
+}
+
+/// Reads a body into reserved room under `limits` (body limit, minimum rate, budget), handing
+/// each chunk to `sink` until it says the body is complete (or the body ends). A declared
+/// length is reserved whole before a byte is read; otherwise room is reserved step by step.
+/// Returns the bytes received and the reservation, shrunk to them.
+pub(crate) async fn read_reserved<F>(
+    body: &mut Body,
+    declared: Option<u64>,
+    limits: &RequestLimits,
+    mut sink: F,
+) -> Result<(u64, Option<Reservation>), GatewayError>
+where
+    F: FnMut(Bytes) -> Result<bool, GatewayError>,
+{
+    let limit = limits.body_limit;
+    if let Some(len) = declared.filter(|&len| len > limit) {
+        return Err(GatewayError::BodyTooLarge { declared: Some(len), limit });
+    }
     let mut memory = match &limits.budget {
         Some(b) => Some(b.reserve(declared.unwrap_or(BUDGET_STEP)).await?),
         None => None,
@@ -182,17 +220,19 @@ async fn read_body(
                 start += waiting.elapsed();
             }
         }
-        decoder.feed(&data)?;
-        if decoder.is_complete() {
+        if sink(data)? {
             break;
         }
     }
-    let (parts, digest) = decoder.finish()?;
     if let Some(m) = memory.as_mut() {
         m.shrink_to(received);
     }
-    let input = InferenceInput::from_parts(parts, hex(&digest), route)?;
-    Ok(ArterysRequest { input, boundary, memory })
+    Ok((received, memory))
+}
+
+/// The body's `Content-Length`, when it has a readable one.
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
 async fn read_limited(body: &mut Body, limit: u64) -> Result<Bytes, GatewayError> {
@@ -211,18 +251,39 @@ async fn study_path_request(
     route: String,
     json: Bytes,
 ) -> Result<ArterysRequest, GatewayError> {
+    // The JSON's parsed tree, then the study's bytes, are reserved before they exist.
+    let wait = |b: &MemoryBudget| tokio::time::Instant::now() + b.wait();
+    let mut memory = match &limits.budget {
+        Some(b) => Some(b.reserve(json.len() as u64 + json_parse_cost(json.len())).await?),
+        None => None,
+    };
     let request = crate::parse_request_json(&json, "request body")?;
     let requested = request.study_path.ok_or(crate::InputError::NoStudyPath)?;
     let root = limits.study_root.clone().ok_or(StudyPathError::Disabled)?;
     let limit = limits.body_limit;
-    let (dir, files) = tokio::task::spawn_blocking(move || {
-        let dir = study_path::resolve(&root, &requested)?;
-        let files = study_path::read_study(&root, &dir, limit)?;
-        Ok::<_, StudyPathError>((dir, files))
+    let listed = root.clone();
+    let (dir, size) = blocking(move || {
+        let dir = study_path::resolve(&listed, &requested)?;
+        let size = study_path::study_size(&listed, &dir, limit)?;
+        Ok((dir, size))
     })
-    .await
-    .map_err(|_| GatewayError::Internal("reading the study failed"))??;
+    .await?;
+    if let (Some(m), Some(b)) = (memory.as_mut(), &limits.budget) {
+        m.grow(size, wait(b)).await?;
+    }
+    let study = dir.clone();
+    // Read no more than was reserved: a study that grew since it was listed is refused.
+    let files = blocking(move || study_path::read_study(&root, &study, size)).await?;
     let input = InferenceInput::from_study_files(json, files, route, dir)?;
     let boundary = format!("arterys-{}", &input.input_hash[..24]);
-    Ok(ArterysRequest { input, boundary, memory: None })
+    Ok(ArterysRequest { input, boundary, memory })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StudyPathError> + Send + 'static,
+) -> Result<T, GatewayError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| GatewayError::Internal("reading the study failed"))?
+        .map_err(Into::into)
 }

@@ -54,6 +54,7 @@
 //! - `otel`: OpenTelemetry trace export over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
 //!   set (implies `logging`); each request's span carries its `input_hash`.
 
+pub mod admission;
 #[cfg(feature = "jemalloc")]
 pub mod allocator;
 pub mod body;

@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use tracing::field::Empty;
 use tracing::info;
 
+use crate::admission::Admission;
 use crate::budget::MemoryBudget;
 use crate::error::GatewayError;
 use crate::extract::{BodyRate, RequestLimits};
@@ -57,6 +58,7 @@ impl Readiness {
 }
 
 type ReadinessFn = Arc<dyn Fn() -> Readiness + Send + Sync>;
+type AdmittedRoutes = Box<dyn FnOnce(Admission) -> Router + Send>;
 
 const PROBES: [&str; 5] = ["/healthcheck", "/ping", "/livez", "/readyz", "/metrics"];
 
@@ -93,6 +95,7 @@ pub struct Gateway {
     handler_timeout: Duration,
     server: ServerConfig,
     extra: Option<Router>,
+    admitted: Vec<AdmittedRoutes>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
 }
 
@@ -104,16 +107,17 @@ impl Default for Gateway {
 
 impl Gateway {
     /// A gateway with no routes, always ready, one inference at a time, a 4 GiB body limit,
-    /// a memory budget of half the machine's memory.
+    /// the process's memory budget ([`MemoryBudget::process`]).
     pub fn new() -> Self {
         Self {
             routes: BTreeMap::new(),
             readiness: Arc::new(|| Readiness::Ready),
-            limits: RequestLimits { budget: Some(MemoryBudget::default()), ..RequestLimits::default() },
+            limits: RequestLimits::default(),
             max_concurrent: 1,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             server: ServerConfig::default(),
             extra: None,
+            admitted: Vec::new(),
             working_memory: None,
         }
     }
@@ -169,18 +173,21 @@ impl Gateway {
         self
     }
 
-    /// The process's memory budget (default: half of the machine's or container's memory).
-    /// Request bodies are read only into reserved room and response buffers are counted until
-    /// sent; a request that finds no room within the budget's wait gets 503 with
-    /// `Retry-After`. Give handlers a clone to count what they decode (see [`MemoryBudget`]).
+    /// The memory budget this gateway counts against (default: the process's one,
+    /// [`MemoryBudget::process`], shared with every other gateway in the process). Request
+    /// bodies, `studyPath` studies and parsed JSON are read only into reserved room and
+    /// response buffers are counted until sent; a request that finds no room within the
+    /// budget's wait gets 503 with `Retry-After`. Give handlers a clone to count what they
+    /// decode (see [`MemoryBudget`]).
     pub fn memory_budget(mut self, budget: MemoryBudget) -> Self {
         self.limits.budget = Some(budget);
         self
     }
 
-    /// The memory budget in use; a clone of it counts against the same bytes.
-    pub fn budget(&self) -> Option<&MemoryBudget> {
-        self.limits.budget.as_ref()
+    /// The memory budget in use (the process's unless [`Gateway::memory_budget`] set
+    /// another); a clone of it counts against the same bytes.
+    pub fn budget(&self) -> MemoryBudget {
+        self.limits.budget.clone().unwrap_or_else(MemoryBudget::process)
     }
 
     /// The slowest request body accepted (default 16 KiB/s after 10 s); slower gets 408 and
@@ -296,7 +303,8 @@ impl Gateway {
     /// Serves `router`'s routes beside the protocol's, under the same tracing and metrics
     /// layers and, in the stand-alone server, the same connection limits, timeouts and
     /// graceful shutdown (another platform's API on the same port, say). The gateway's
-    /// memory budget and inference permits cover only its own routes. Its paths must not
+    /// memory budget and inference permits cover only its own routes: a route that runs a
+    /// model belongs in [`Gateway::merge_admitted`]. Its paths must not
     /// clash with the gateway's, and it must not have a fallback of its own (axum panics on
     /// both at start-up).
     ///
@@ -315,6 +323,20 @@ impl Gateway {
         self
     }
 
+    /// Serves the routes `make` builds beside the protocol's, admitted as the protocol's are:
+    /// `make` gets an [`Admission`] carrying this gateway's inference permits, memory budget,
+    /// body limit, minimum body rate and handler deadline, which its handlers use to read and
+    /// run each request (see [`crate::admission`]). For another platform's API that runs a
+    /// model (MONAI Label's `/infer/{model}`, say). The paths must not clash, as with
+    /// [`Gateway::merge`].
+    pub fn merge_admitted<F>(mut self, make: F) -> Self
+    where
+        F: FnOnce(Admission) -> Router + Send + 'static,
+    {
+        self.admitted.push(Box::new(make));
+        self
+    }
+
     /// The gateway as an `axum::Router`: `/healthcheck`, `/ping`, the probes, `/metrics` and one
     /// [`InferenceService`] per route, under a tracing layer that opens each request's span
     /// (`input_hash`, `output_hash`). Mount it with `nest` or `merge`; unknown paths get the
@@ -326,7 +348,10 @@ impl Gateway {
     ///     .route("/version", axum::routing::get(|| async { "1.0" }))
     ///     .nest("/arterys", Gateway::new().route("/", |_| Ok(InferenceResponse::new())).into_router());
     /// ```
-    pub fn into_router(self) -> Router {
+    pub fn into_router(mut self) -> Router {
+        if self.limits.budget.is_none() {
+            self.limits.budget = Some(MemoryBudget::process());
+        }
         let limits = Arc::new(self.limits);
         let permits = Arc::new(Semaphore::new(self.max_concurrent));
         crate::metrics::set_permits(self.max_concurrent);
@@ -359,6 +384,10 @@ impl Gateway {
             );
             router = router.route_service(&path, svc);
         }
+        for make in self.admitted {
+            router =
+                router.merge(make(Admission::new(Arc::clone(&limits), Arc::clone(&permits), self.handler_timeout)));
+        }
         if let Some(extra) = self.extra {
             router = router.merge(extra);
         }
@@ -389,9 +418,7 @@ impl Gateway {
             self.limits.study_root = Some(canonical);
         }
         let listener = TcpListener::bind(addr).await?;
-        if let Some(b) = &self.limits.budget {
-            info!("memory budget {} MiB", b.total() >> 20);
-        }
+        info!("memory budget {} MiB", self.budget().total() >> 20);
         let config = self.server.clone();
         Ok(Server::new(listener, self.into_router(), config))
     }

@@ -58,6 +58,15 @@ pub fn resolve(root: &Path, requested: &str) -> Result<PathBuf, StudyPathError> 
     Ok(root.join(rel))
 }
 
+/// The bytes [`read_study`] would read for `dir` (the sum of its files' sizes, from `stat`,
+/// nothing read), refused as [`read_study`] refuses: so that the caller can reserve them
+/// before reading. A study that grows past it between the two calls is refused by
+/// `read_study` when given this size as its limit.
+pub fn study_size(root: &Path, dir: &Path, limit: u64) -> Result<u64, StudyPathError> {
+    let rel = dir.strip_prefix(root).map_err(|_| StudyPathError::OutsideRoot)?;
+    imp::study_size(root, rel, limit)
+}
+
 /// Every regular file below `dir` (a directory [`resolve`] returned), recursively, sorted by
 /// path. Links are refused, so are files with several hard links; the sum of the sizes is
 /// checked against `limit` before any file is read. Returns `(path relative to dir, bytes)`.
@@ -142,14 +151,18 @@ mod imp {
             .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
     }
 
-    pub(super) fn read_study(root: &Path, dir: &Path, limit: u64) -> Result<Vec<(String, Vec<u8>)>, StudyPathError> {
-        let root_fd = open_root(root)?;
-        // List first (names and sizes, nothing read), refusing links on the way.
+    pub(super) fn study_size(root: &Path, dir: &Path, limit: u64) -> Result<u64, StudyPathError> {
+        list(&open_root(root)?, dir, limit).map(|(_, total)| total)
+    }
+
+    /// The regular files below `dir` (names and sizes, nothing read) and their total size,
+    /// refusing links on the way.
+    fn list(root_fd: &OwnedFd, dir: &Path, limit: u64) -> Result<(Vec<PathBuf>, u64), StudyPathError> {
         let mut files: Vec<PathBuf> = Vec::new();
         let mut total = 0u64;
         let mut stack = vec![PathBuf::new()];
         while let Some(sub) = stack.pop() {
-            let fd = open_beneath(&root_fd, &dir.join(&sub), OFlags::RDONLY | OFlags::DIRECTORY).map_err(refusal)?;
+            let fd = open_beneath(root_fd, &dir.join(&sub), OFlags::RDONLY | OFlags::DIRECTORY).map_err(refusal)?;
             let entries = rustix::fs::Dir::read_from(&fd).map_err(|e| StudyPathError::Io(e.into()))?;
             for entry in entries {
                 let entry = entry.map_err(|e| StudyPathError::Io(e.into()))?;
@@ -176,6 +189,12 @@ mod imp {
             }
         }
         files.sort();
+        Ok((files, total))
+    }
+
+    pub(super) fn read_study(root: &Path, dir: &Path, limit: u64) -> Result<Vec<(String, Vec<u8>)>, StudyPathError> {
+        let root_fd = open_root(root)?;
+        let (files, _) = list(&root_fd, dir, limit)?;
         // Then read: each file opened beneath the root again, its size from the open file.
         let mut read = 0u64;
         let mut out = Vec::with_capacity(files.len());
@@ -212,6 +231,10 @@ mod imp {
     }
 
     pub(super) fn read_study(_: &Path, _: &Path, _: u64) -> Result<Vec<(String, Vec<u8>)>, StudyPathError> {
+        Err(StudyPathError::Disabled)
+    }
+
+    pub(super) fn study_size(_: &Path, _: &Path, _: u64) -> Result<u64, StudyPathError> {
         Err(StudyPathError::Disabled)
     }
 }

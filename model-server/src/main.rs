@@ -156,8 +156,8 @@ async fn main() -> ExitCode {
         Box::pin(server.run())
     } else {
         let names: Vec<String> = monai.iter().map(|m| m.name.clone()).collect();
-        let extra = monailabel::router(monai, cli.transport.body_limit_mib << 20, cli.max_concurrent);
-        match platform::serve_with(gw, extra, (cli.host.as_str(), cli.port)).await {
+        let gw = gw.merge_admitted(move |admission| monailabel::router(monai, admission));
+        match platform::serve_with(gw, (cli.host.as_str(), cli.port)).await {
             Ok((addr, serving)) => {
                 info!("model-server listening on {addr}; MONAI Label models: {}", names.join(", "));
                 serving

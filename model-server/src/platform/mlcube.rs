@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::label::label_of;
 use super::monailabel::in_input_order;
-use super::upload::Upload;
+use super::upload::{InflateLimits, Upload};
 use super::{answer_files, nifti_io};
 use crate::config::{ConfigError, OutputKind, ServerConfig};
 use crate::model::Model;
@@ -141,7 +141,7 @@ fn read_parameters(path: &Path) -> Result<Parameters, MlcubeError> {
 fn predict(model: &Model, name: &str, study: &str, files: Vec<Bytes>, out: &Path) -> Result<Value, String> {
     let (files, nifti) = match files.as_slice() {
         [one] if !arterys_gateway::looks_like_dicom(one) => {
-            match Upload::read(one.clone()).map_err(|e| e.to_string())? {
+            match Upload::read(one.clone(), InflateLimits::default(), None).map_err(|e| e.to_string())? {
                 Upload::Nifti(mut n) => (std::mem::take(&mut n.slices), Some(n)),
                 Upload::Dicom(f) => (f, None),
             }

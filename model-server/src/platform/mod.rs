@@ -4,6 +4,7 @@
 //! Every path runs the model exactly as the Arterys route does ([`Model::answer`]) and converts
 //! its answer, so a mask has the same voxels whichever platform asks.
 
+pub mod form;
 pub mod label;
 pub mod mlcube;
 pub mod monailabel;
@@ -39,15 +40,16 @@ pub fn answer_files(model: &Model, files: Vec<Bytes>) -> Result<(InferenceRespon
 /// A running server's future.
 pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
 
-/// Binds `addr` and serves the gateway's routes plus `extra` (another platform's routes) on
-/// it with the gateway's own server (its timeouts, connection cap and graceful shutdown apply
-/// to both) until SIGTERM or Ctrl-C. The study root, when set, must exist.
+/// Binds `addr` and serves the gateway's routes, with another platform's routes merged into
+/// it ([`Gateway::merge_admitted`](arterys_gateway::Gateway::merge_admitted)), on the
+/// gateway's own server (its timeouts, connection cap and graceful shutdown apply to all)
+/// until SIGTERM or Ctrl-C. Returns the bound address and the server's future. The study
+/// root, when set, must exist.
 pub async fn serve_with(
     gw: arterys_gateway::Gateway,
-    extra: axum::Router,
     addr: impl tokio::net::ToSocketAddrs,
 ) -> std::io::Result<(std::net::SocketAddr, Serving)> {
-    let server = gw.merge(extra).bind(addr).await?;
+    let server = gw.bind(addr).await?;
     let local = server.local_addr();
     Ok((local, Box::pin(server.run())))
 }

@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arterys_gateway::HandlerError;
-use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use arterys_gateway::admission::{Admission, Admitted};
+use arterys_gateway::budget::{BudgetError, Reservation};
+use arterys_gateway::dicom::limits::decoded_size;
+use arterys_gateway::{GatewayError, HandlerError};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,10 +21,10 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use tokio::sync::Semaphore;
 
+use super::form;
 use super::label::{label_of, LabelImage};
-use super::upload::Upload;
+use super::upload::{InflateLimits, Upload, UploadError};
 use super::{answer_files, nifti_io};
 use crate::config::{Layout, ModelConfig, OutputKind};
 use crate::service::ModelSlot;
@@ -43,10 +45,12 @@ pub struct MonaiModel {
 
 struct AppState {
     models: Vec<MonaiModel>,
-    permits: Semaphore,
+    admission: Admission,
+    inflate: InflateLimits,
 }
 
-/// A MONAI Label error: the status and FastAPI's `{"detail": ...}` body.
+/// A MONAI Label error: the status and FastAPI's `{"detail": ...}` body (a 503 says
+/// `Retry-After` as the gateway's do).
 #[derive(Debug, thiserror::Error)]
 #[error("{status}: {detail}")]
 pub struct MonaiError {
@@ -54,6 +58,24 @@ pub struct MonaiError {
     pub status: StatusCode,
     /// The one-line reason.
     pub detail: String,
+}
+
+impl From<GatewayError> for MonaiError {
+    fn from(e: GatewayError) -> Self {
+        Self::new(e.status(), e.to_string())
+    }
+}
+
+impl From<BudgetError> for MonaiError {
+    fn from(e: BudgetError) -> Self {
+        GatewayError::from(e).into()
+    }
+}
+
+impl From<UploadError> for MonaiError {
+    fn from(e: UploadError) -> Self {
+        Self::new(e.status(), e.to_string())
+    }
 }
 
 impl MonaiError {
@@ -70,24 +92,34 @@ impl From<HandlerError> for MonaiError {
 
 impl IntoResponse for MonaiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"detail": self.detail}))).into_response()
+        let mut resp = (self.status, Json(json!({"detail": self.detail}))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        resp
     }
 }
 
-/// The MONAI Label routes for `models` (merge them into the server's router); `body_limit`
-/// bytes per upload, `max_concurrent` inferences at once.
+/// What a 503 tells the client to wait before trying again (as the gateway's routes say).
+const RETRY_AFTER_SECS: &str = "5";
+
+/// The MONAI Label routes for `models`, admitted as the gateway's own routes are (mount them
+/// with [`Gateway::merge_admitted`](arterys_gateway::Gateway::merge_admitted)): each upload
+/// waits for one of the gateway's inference permits before its body is read, is read into
+/// the memory budget under the body limit and minimum rate, inflates within
+/// [`InflateLimits`] (the absolute limit being the body limit) and runs under the handler
+/// deadline.
 ///
 /// ```
 /// use arterys_model_server::platform::monailabel;
-/// let app: axum::Router = monailabel::router(Vec::new(), 1 << 30, 1);
+/// let gw = arterys_gateway::Gateway::new().merge_admitted(|adm| monailabel::router(Vec::new(), adm));
+/// let _app: axum::Router = gw.into_router();
 /// ```
-pub fn router(models: Vec<MonaiModel>, body_limit: u64, max_concurrent: usize) -> Router {
-    let state = Arc::new(AppState { models, permits: Semaphore::new(max_concurrent.max(1)) });
-    Router::new()
-        .route("/info/", get(info))
-        .route("/infer/{model}", post(infer))
-        .layer(DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX)))
-        .with_state(state)
+pub fn router(models: Vec<MonaiModel>, admission: Admission) -> Router {
+    let body_limit = admission.body_limit();
+    let inflate = InflateLimits { max_bytes: body_limit, ..InflateLimits::default() };
+    let state = Arc::new(AppState { models, admission, inflate });
+    Router::new().route("/info/", get(info)).route("/infer/{model}", post(infer)).with_state(state)
 }
 
 /// MONAI Label's model type for a config: segmentation when it gives a label image.
@@ -173,15 +205,14 @@ async fn infer(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(query): Query<InferQuery>,
-    multipart: Result<Multipart, MultipartRejection>,
+    req: Request,
 ) -> Result<Response, MonaiError> {
-    let multipart = multipart.map_err(|e| {
-        MonaiError::new(e.status(), format!("{}: send the image and params as multipart/form-data", e.body_text()))
-    })?;
     let started = Instant::now();
-    // The form first, as FastAPI does: an error answered while the client still sends would
-    // reach it as a broken pipe instead of the reason.
-    let (file, params) = read_form(multipart).await?;
+    // A permit, then the whole body into reserved room; the form is read before any other
+    // check, as FastAPI does: an error answered while the client still sends would reach it
+    // as a broken pipe instead of the reason.
+    let mut admitted = state.admission.admit(req).await?;
+    let (file, params) = read_form(&mut admitted)?;
     let model = state.models.iter().find(|m| m.name == name).cloned().ok_or_else(|| {
         let known: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
         MonaiError::new(StatusCode::NOT_FOUND, format!("Model {name} not found (models: {})", known.join(", ")))
@@ -219,25 +250,36 @@ async fn infer(
             ),
         ));
     }
-    let _permit =
-        state.permits.acquire().await.map_err(|_| MonaiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-    let run = tokio::task::spawn_blocking(move || run(&model, file, params, started))
-        .await
-        .map_err(|e| MonaiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the inference failed: {e}")))??;
+    let inflate = state.inflate;
+    let mut memory = admitted.memory.take();
+    let run = state
+        .admission
+        .run_blocking(admitted, move |_| {
+            let run = run(&model, file, params, started, inflate, memory.as_mut());
+            drop(memory);
+            run
+        })
+        .await?;
     Ok(respond(run, output, &name))
 }
 
-/// The `file` upload and the `params` JSON of the form.
-async fn read_form(mut multipart: Multipart) -> Result<(Option<Bytes>, Value), MonaiError> {
-    let bad = |e: axum::extract::multipart::MultipartError| MonaiError::new(e.status(), e.body_text());
+/// The `file` upload and the `params` JSON of the admitted body's form; the file is a slice
+/// of the body (held once, counted once).
+fn read_form(admitted: &mut Admitted) -> Result<(Option<Bytes>, Value), MonaiError> {
+    let unprocessable = |e: form::FormError| MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+    let content_type = admitted.head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let boundary =
+        form::boundary(content_type).map_err(|e| MonaiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()))?;
+    let body = std::mem::take(&mut admitted.body);
     let (mut file, mut params) = (None, json!({}));
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("file") => file = Some(field.bytes().await.map_err(bad)?),
+    for field in form::fields(&body, &boundary).map_err(unprocessable)? {
+        match field.name.as_deref() {
+            Some("file") => file = Some(field.body),
             Some("params") => {
-                let text = field.text().await.map_err(bad)?;
+                let text = std::str::from_utf8(&field.body)
+                    .map_err(|_| MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, "params is not UTF-8 text"))?;
                 if !text.trim().is_empty() {
-                    params = serde_json::from_str(&text).map_err(|e| {
+                    params = serde_json::from_str(text).map_err(|e| {
                         MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("params is not JSON: {e}"))
                     })?;
                 }
@@ -255,17 +297,28 @@ struct Run {
     label: Option<Vec<u8>>,
 }
 
-fn run(model: &MonaiModel, file: Bytes, params: Value, started: Instant) -> Result<Run, MonaiError> {
+fn run(
+    model: &MonaiModel,
+    file: Bytes,
+    params: Value,
+    started: Instant,
+    inflate: InflateLimits,
+    mut memory: Option<&mut Reservation>,
+) -> Result<Run, MonaiError> {
     let loaded = model
         .slot
         .model
         .get()
         .ok_or_else(|| MonaiError::new(StatusCode::SERVICE_UNAVAILABLE, "the model is still loading"))?;
-    let upload = Upload::read(file).map_err(|e| MonaiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let upload = Upload::read(file, inflate, memory.as_deref_mut())?;
     let (files, nifti) = match upload {
         Upload::Dicom(files) => (files, None),
         Upload::Nifti(mut n) => (std::mem::take(&mut n.slices), Some(n)),
     };
+    // What the model decodes, as the Arterys route reserves it (`reserve_decoded_pixels`).
+    if let Some(m) = memory {
+        m.try_grow(files.iter().map(|f| decoded_size(f).unwrap_or(0)).sum())?;
+    }
     let pre = started.elapsed().as_secs_f64();
     let (response, study) = answer_files(loaded, files.clone())?;
     let inferred = started.elapsed().as_secs_f64();

@@ -2,8 +2,7 @@
 //! into a DICOM series (one instance per slice, its geometry from the affine) so the model runs
 //! on it exactly as on DICOM.
 
-use std::io::Read;
-
+use arterys_gateway::budget::{BudgetError, Reservation};
 use bytes::Bytes;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -23,6 +22,9 @@ pub enum NiftiError {
     /// The volume's shape is not a 2D or 3D image.
     #[error("NIfTI volume of shape {0:?}: expected 2 or 3 dimensions (a 4th of size 1 is fine)")]
     Shape(Vec<usize>),
+    /// No room in the memory budget for the decoded volume.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
     /// Writing failed.
     #[error("cannot write the NIfTI label: {0}")]
     Write(String),
@@ -39,16 +41,23 @@ pub struct NiftiInput {
     pub slices: Vec<Bytes>,
 }
 
-/// Reads a `.nii` or `.nii.gz` upload (gzip is recognised by its magic bytes).
-pub fn read(bytes: &[u8]) -> Result<NiftiInput, NiftiError> {
-    let raw: Vec<u8> = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| NiftiError::Read(e.to_string()))?;
-        out
-    } else {
-        bytes.to_vec()
-    };
+/// Bytes per voxel the conversion holds at its peak: the volume as `f32` and the slices as
+/// 16-bit pixels.
+const BYTES_PER_VOXEL: u64 = 4 + 2;
+
+/// Reads an uncompressed `.nii` volume (see [`Upload::read`](super::upload::Upload::read) for
+/// `.nii.gz`). The memory the conversion takes (a copy of the volume, the volume as `f32`,
+/// the slices), from the header's dimensions, is reserved in `memory` (when given) before
+/// any of it is allocated.
+pub fn read_raw(raw: Vec<u8>, memory: Option<&mut Reservation>) -> Result<NiftiInput, NiftiError> {
+    let header = NiftiHeader::from_reader(raw.as_slice()).map_err(|e| NiftiError::Read(e.to_string()))?;
+    let rank = usize::from(header.dim[0]).clamp(1, 7);
+    let voxels = header.dim[1..=rank].iter().fold(1u64, |n, &d| n.saturating_mul(u64::from(d)));
+    if let Some(m) = memory {
+        m.try_grow((raw.len() as u64).saturating_add(voxels.saturating_mul(BYTES_PER_VOXEL)))?;
+    }
     let obj = InMemNiftiObject::from_reader(raw.as_slice()).map_err(|e| NiftiError::Read(e.to_string()))?;
+    drop(raw);
     let header = obj.header().clone();
     let data: Array<f32, IxDyn> =
         obj.into_volume().into_ndarray::<f32>().map_err(|e| NiftiError::Read(e.to_string()))?;
