@@ -365,9 +365,12 @@ impl Gateway {
         router
             .fallback(|req: Request| async move {
                 let path = req.uri().path().to_owned();
-                crate::linger::drain(req.into_body()).await;
+                let (head, body) = req.into_parts();
+                crate::linger::drain_after_answer(&head.headers, body);
                 GatewayError::NotFound(path)
             })
+            // Inside the request's span: the connection tags its later lines with it.
+            .layer(axum::middleware::map_response(crate::server::tag_response))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|_: &Request| {
