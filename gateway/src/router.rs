@@ -21,6 +21,7 @@ use crate::budget::MemoryBudget;
 use crate::error::GatewayError;
 use crate::extract::{BodyRate, RequestLimits};
 use crate::handler::{BoxFuture, Handler, HandlerResult};
+use crate::metrics::Metrics;
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
 use crate::probes;
@@ -94,6 +95,7 @@ pub struct Gateway {
     server: ServerConfig,
     extra: Option<Router>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
+    metrics: Arc<Metrics>,
 }
 
 impl Default for Gateway {
@@ -115,7 +117,14 @@ impl Gateway {
             server: ServerConfig::default(),
             extra: None,
             working_memory: None,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// This gateway's metrics (what its `/metrics` serves), for code that reports outside a
+    /// request ([`crate::metrics`]).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Registers a blocking handler on `path` (it runs on tokio's blocking pool, never on
@@ -329,7 +338,8 @@ impl Gateway {
     pub fn into_router(self) -> Router {
         let limits = Arc::new(self.limits);
         let permits = Arc::new(Semaphore::new(self.max_concurrent));
-        crate::metrics::set_permits(self.max_concurrent);
+        let metrics = self.metrics;
+        metrics.set_permits(self.max_concurrent);
         let readiness = self.readiness;
         let health = {
             let readiness = Arc::clone(&readiness);
@@ -348,7 +358,7 @@ impl Gateway {
             .route("/ping", probe(|| async { "pong: up and accepting connections" }))
             .route("/livez", probe(probes::livez))
             .route("/readyz", probe(ready))
-            .route("/metrics", get(crate::metrics::scrape));
+            .route("/metrics", get(crate::metrics::scrape).with_state(Arc::clone(&metrics)));
         for (path, handler) in self.routes {
             let svc = InferenceService::new(
                 handler,
@@ -380,7 +390,7 @@ impl Gateway {
                     .on_response(())
                     .on_failure(()),
             )
-            .layer(axum::middleware::from_fn(crate::metrics::track))
+            .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
     }
 
     /// Binds the listening socket (port 0 picks a free one); the study root must exist.
