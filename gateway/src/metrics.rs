@@ -241,12 +241,10 @@ pub fn current() -> Option<Arc<Metrics>> {
 }
 
 /// `fut` with `metrics` current while it runs (a task spawned for a request).
-pub(crate) fn carried<F: Future>(metrics: Option<Arc<Metrics>>, fut: F) -> impl Future<Output = F::Output> {
-    async move {
-        match metrics {
-            Some(m) => TASK.scope(m, fut).await,
-            None => fut.await,
-        }
+pub(crate) async fn carried<F: Future>(metrics: Option<Arc<Metrics>>, fut: F) -> F::Output {
+    match metrics {
+        Some(m) => TASK.scope(m, fut).await,
+        None => fut.await,
     }
 }
 
@@ -283,14 +281,13 @@ impl InferencePermit {
     pub(crate) async fn acquire(permits: Arc<Semaphore>, route: &str) -> Result<Self, AcquireError> {
         let metrics = current();
         let started = Instant::now();
-        let queued = metrics.as_ref().map(|m| m.queued.clone());
-        queued.iter().for_each(|q| {
-            q.inc();
-        });
+        if let Some(m) = &metrics {
+            m.queued.inc();
+        }
         let permit = permits.acquire_owned().await;
-        queued.iter().for_each(|q| {
-            q.dec();
-        });
+        if let Some(m) = &metrics {
+            m.queued.dec();
+        }
         let permit = permit?;
         let route = route.to_owned();
         if let Some(m) = &metrics {
