@@ -1,8 +1,13 @@
 //! Prometheus metrics, served on `GET /metrics` in the OpenMetrics text format
 //! (`prometheus-client`), which Prometheus scrapes as is.
 //!
-//! One set of metrics per process ([`global`]): a process serves one gateway, and code
-//! anywhere in it (a handler, a model, a limit) adds to the same counters.
+//! One set of metrics per [`Gateway`](crate::Gateway) ([`Gateway::metrics`](crate::Gateway::metrics)),
+//! served by its own `/metrics`: two gateways in one process count apart. Code that reports
+//! from elsewhere ([`rejected`], [`model_batch`]: a limit, a handler, a model) adds to the
+//! gateway of the request it runs for: the gateway makes its metrics current while it
+//! serves a request, on the request's task and on the thread of a blocking handler
+//! ([`current`], [`Metrics::scope`] to carry them to another thread). Outside a request they
+//! record nothing; call the gateway's [`Metrics`] itself there.
 //!
 //! | Name | Type | Labels | What |
 //! |---|---|---|---|
@@ -26,18 +31,24 @@
 //! seen).
 //!
 //! ```
-//! arterys_gateway::metrics::rejected("budget");
-//! let text = arterys_gateway::metrics::global().encode();
-//! assert!(text.contains("arterys_requests_rejected_total{reason=\"budget\"} 1"));
+//! use arterys_gateway::{metrics, Gateway};
+//! let gw = Gateway::new();
+//! let m = gw.metrics();
+//! m.scope(|| metrics::rejected("budget"));
+//! assert!(m.encode().contains("arterys_requests_rejected_total{reason=\"budget\"} 1"));
+//! metrics::rejected("budget"); // outside a request: no gateway's
+//! assert!(m.encode().contains("arterys_requests_rejected_total{reason=\"budget\"} 1"));
 //! ```
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -82,7 +93,7 @@ fn latency() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 20))
 }
 
-/// The process's metrics; [`global`] is the one `/metrics` serves.
+/// A gateway's metrics: what its `/metrics` serves.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -101,8 +112,21 @@ pub struct Metrics {
     model_images: Family<ModelLabel, Counter>,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    fn new() -> Self {
+    /// A new set, every metric at zero.
+    pub fn new() -> Self {
         let mut m = Self {
             registry: Registry::with_prefix("arterys"),
             requests: Family::default(),
@@ -165,40 +189,88 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+
+    /// Counts a request refused, by `reason` (see [`rejected`]).
+    pub fn rejected(&self, reason: &str) {
+        self.rejected.get_or_create(&ReasonLabel { reason: reason.to_owned() }).inc();
+    }
+
+    /// Records one engine run of `model` on a batch of `images` images that took `elapsed`.
+    pub fn model_batch(&self, model: &str, images: usize, elapsed: Duration) {
+        let label = ModelLabel { model: model.to_owned() };
+        self.model_inference.get_or_create(&label).observe(elapsed.as_secs_f64());
+        self.model_batches.get_or_create(&label).inc();
+        self.model_images.get_or_create(&label).inc_by(images as u64);
+    }
+
+    /// Runs `f` with these metrics current on this thread (for work a request hands to
+    /// another thread: take [`current`] there first).
+    pub fn scope<R>(self: &Arc<Self>, f: impl FnOnce() -> R) -> R {
+        let before = THREAD.with(|t| t.replace(Some(Arc::clone(self))));
+        // Put back even if `f` panics, so a pooled thread does not keep a stale gateway.
+        struct Restore(Option<Arc<Metrics>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let before = self.0.take();
+                THREAD.with(|t| *t.borrow_mut() = before);
+            }
+        }
+        let _restore = Restore(before);
+        f()
+    }
+
+    /// Sets `arterys_inference_permits`.
+    pub(crate) fn set_permits(&self, n: usize) {
+        self.permits.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+tokio::task_local! {
+    /// The metrics of the request a task serves.
+    static TASK: Arc<Metrics>;
+}
 
-/// The process's metrics.
-pub fn global() -> &'static Metrics {
-    &METRICS
+thread_local! {
+    /// The metrics of the request a thread works for (a blocking handler's).
+    static THREAD: RefCell<Option<Arc<Metrics>>> = const { RefCell::new(None) };
+}
+
+/// The metrics of the gateway whose request the caller serves; `None` outside a request.
+pub fn current() -> Option<Arc<Metrics>> {
+    TASK.try_with(Arc::clone).ok().or_else(|| THREAD.with(|t| t.borrow().clone()))
+}
+
+/// `fut` with `metrics` current while it runs (a task spawned for a request).
+pub(crate) async fn carried<F: Future>(metrics: Option<Arc<Metrics>>, fut: F) -> F::Output {
+    match metrics {
+        Some(m) => TASK.scope(m, fut).await,
+        None => fut.await,
+    }
 }
 
 /// Counts a request the gateway refused, by `reason` (a short snake_case word: the gateway
 /// uses `not_found`, `method_not_allowed`, `unsupported_media_type`, `bad_request`,
-/// `unprocessable`, `too_large`, `forbidden`, `timeout`, `unavailable`, `shutting_down`).
-/// Keep the set of reasons small and fixed: each is a time series.
+/// `unprocessable`, `too_large`, `forbidden`, `timeout`, `unavailable`, `shutting_down`),
+/// in the [`current`] gateway's metrics. Keep the set of reasons small and fixed: each is a
+/// time series.
 pub fn rejected(reason: &str) {
-    global().rejected.get_or_create(&ReasonLabel { reason: reason.to_owned() }).inc();
+    if let Some(m) = current() {
+        m.rejected(reason);
+    }
 }
 
-/// Records one engine run of `model` on a batch of `images` images that took `elapsed`.
+/// Records one engine run of `model` on a batch of `images` images that took `elapsed`, in
+/// the [`current`] gateway's metrics.
 pub fn model_batch(model: &str, images: usize, elapsed: Duration) {
-    let m = global();
-    let label = ModelLabel { model: model.to_owned() };
-    m.model_inference.get_or_create(&label).observe(elapsed.as_secs_f64());
-    m.model_batches.get_or_create(&label).inc();
-    m.model_images.get_or_create(&label).inc_by(images as u64);
-}
-
-/// Sets `arterys_inference_permits`.
-pub(crate) fn set_permits(n: usize) {
-    global().permits.set(i64::try_from(n).unwrap_or(i64::MAX));
+    if let Some(m) = current() {
+        m.model_batch(model, images, elapsed);
+    }
 }
 
 /// An inference permit that keeps the permit gauges and histograms: acquiring it records the
 /// queue wait; dropping it (when the handler really ends) records the handler's run time.
 pub(crate) struct InferencePermit {
+    metrics: Option<Arc<Metrics>>,
     _permit: OwnedSemaphorePermit,
     route: String,
     acquired: Instant,
@@ -207,31 +279,39 @@ pub(crate) struct InferencePermit {
 impl InferencePermit {
     /// Waits for a permit of `permits` for a request on `route`.
     pub(crate) async fn acquire(permits: Arc<Semaphore>, route: &str) -> Result<Self, AcquireError> {
-        let m = global();
+        let metrics = current();
         let started = Instant::now();
-        m.queued.inc();
+        if let Some(m) = &metrics {
+            m.queued.inc();
+        }
         let permit = permits.acquire_owned().await;
-        m.queued.dec();
+        if let Some(m) = &metrics {
+            m.queued.dec();
+        }
         let permit = permit?;
         let route = route.to_owned();
-        m.queue_wait.get_or_create(&RouteLabel { route: route.clone() }).observe(started.elapsed().as_secs_f64());
-        m.permits_in_use.inc();
-        Ok(Self { _permit: permit, route, acquired: Instant::now() })
+        if let Some(m) = &metrics {
+            m.queue_wait.get_or_create(&RouteLabel { route: route.clone() }).observe(started.elapsed().as_secs_f64());
+            m.permits_in_use.inc();
+        }
+        Ok(Self { metrics, _permit: permit, route, acquired: Instant::now() })
     }
 }
 
 impl Drop for InferencePermit {
     fn drop(&mut self) {
-        let m = global();
-        m.permits_in_use.dec();
-        let label = RouteLabel { route: std::mem::take(&mut self.route) };
-        m.handler_duration.get_or_create(&label).observe(self.acquired.elapsed().as_secs_f64());
+        if let Some(m) = &self.metrics {
+            m.permits_in_use.dec();
+            let label = RouteLabel { route: std::mem::take(&mut self.route) };
+            m.handler_duration.get_or_create(&label).observe(self.acquired.elapsed().as_secs_f64());
+        }
     }
 }
 
 /// A request until its response body is done (or dropped): the in-flight gauge, the
 /// duration histogram and the bytes sent.
 struct InFlight {
+    metrics: Arc<Metrics>,
     route: RouteLabel,
     started: Instant,
     sent: Counter,
@@ -239,7 +319,7 @@ struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let m = global();
+        let m = &self.metrics;
         m.in_flight.dec();
         m.request_duration.get_or_create(&self.route).observe(self.started.elapsed().as_secs_f64());
     }
@@ -261,9 +341,9 @@ fn method_label(m: &http::Method) -> &'static str {
     }
 }
 
-/// The middleware of every route: counts, sizes and times each request.
-pub(crate) async fn track(req: Request, next: Next) -> Response {
-    let m = global();
+/// The middleware of every route: counts, sizes and times each request, with `m` current
+/// while it is served.
+pub(crate) async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = method_label(req.method());
     let label = RouteLabel { route };
@@ -271,11 +351,12 @@ pub(crate) async fn track(req: Request, next: Next) -> Response {
     let req = req.map(|b| Body::new(Counted { inner: b, bytes: read, _guard: () }));
     m.in_flight.inc();
     let guard = InFlight {
+        metrics: Arc::clone(&m),
         route: label.clone(),
         started: Instant::now(),
         sent: m.response_bytes.get_or_create(&label).clone(),
     };
-    let resp = next.run(req).await;
+    let resp = TASK.scope(Arc::clone(&m), next.run(req)).await;
     let status = resp.status().as_u16();
     m.requests.get_or_create(&RequestLabels { route: label.route, method: method.to_owned(), status }).inc();
     resp.map(|b| {
@@ -320,9 +401,9 @@ impl<G: Unpin> http_body::Body for Counted<G> {
     }
 }
 
-/// `GET /metrics`.
-pub(crate) async fn scrape() -> Response {
-    let mut resp = global().encode().into_response();
+/// `GET /metrics` of `m`.
+pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
+    let mut resp = m.encode().into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     resp
 }

@@ -174,18 +174,25 @@ async fn run_handler(
     // blocking handler's thread has it installed, so its loops stop at their next checkpoint.
     let cancellation = Cancellation::new();
     let _cancel_on_drop = CancelOnDrop(cancellation.clone());
+    // The gateway's metrics go along, for what the handler reports (`metrics::model_batch`).
+    let metrics = crate::metrics::current();
     let mut task = match inner.handler.clone() {
         Handler::Blocking(f) => tokio::task::spawn_blocking(move || {
             let _held = Held { permit: held, _memory: memory };
-            span.in_scope(|| cancellation.scope(|| f(input)))
+            let run = || span.in_scope(|| cancellation.scope(|| f(input)));
+            match metrics {
+                Some(m) => m.scope(run),
+                None => run(),
+            }
         }),
-        Handler::Async(f) => tokio::spawn(
+        Handler::Async(f) => tokio::spawn(crate::metrics::carried(
+            metrics,
             async move {
                 let _held = Held { permit: held, _memory: memory };
                 f(input).await
             }
             .instrument(span),
-        ),
+        )),
     };
     let limit = inner.timeout;
     let joined = match tokio::time::timeout(limit, &mut task).await {

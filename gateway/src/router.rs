@@ -22,6 +22,7 @@ use crate::budget::MemoryBudget;
 use crate::error::GatewayError;
 use crate::extract::{BodyRate, RequestLimits};
 use crate::handler::{BoxFuture, Handler, HandlerResult};
+use crate::metrics::Metrics;
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
 use crate::probes;
@@ -97,6 +98,7 @@ pub struct Gateway {
     extra: Option<Router>,
     admitted: Vec<AdmittedRoutes>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
+    metrics: Arc<Metrics>,
 }
 
 impl Default for Gateway {
@@ -119,7 +121,14 @@ impl Gateway {
             extra: None,
             admitted: Vec::new(),
             working_memory: None,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// This gateway's metrics (what its `/metrics` serves), for code that reports outside a
+    /// request ([`crate::metrics`]).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Registers a blocking handler on `path` (it runs on tokio's blocking pool, never on
@@ -354,7 +363,8 @@ impl Gateway {
         }
         let limits = Arc::new(self.limits);
         let permits = Arc::new(Semaphore::new(self.max_concurrent));
-        crate::metrics::set_permits(self.max_concurrent);
+        let metrics = self.metrics;
+        metrics.set_permits(self.max_concurrent);
         let readiness = self.readiness;
         let health = {
             let readiness = Arc::clone(&readiness);
@@ -373,7 +383,7 @@ impl Gateway {
             .route("/ping", probe(|| async { "pong: up and accepting connections" }))
             .route("/livez", probe(probes::livez))
             .route("/readyz", probe(ready))
-            .route("/metrics", get(crate::metrics::scrape));
+            .route("/metrics", get(crate::metrics::scrape).with_state(Arc::clone(&metrics)));
         for (path, handler) in self.routes {
             let svc = InferenceService::new(
                 handler,
@@ -394,9 +404,12 @@ impl Gateway {
         router
             .fallback(|req: Request| async move {
                 let path = req.uri().path().to_owned();
-                crate::linger::drain(req.into_body()).await;
+                let (head, body) = req.into_parts();
+                crate::linger::drain_after_answer(&head.headers, body);
                 GatewayError::NotFound(path)
             })
+            // Inside the request's span: the connection tags its later lines with it.
+            .layer(axum::middleware::map_response(crate::server::tag_response))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|_: &Request| {
@@ -406,7 +419,7 @@ impl Gateway {
                     .on_response(())
                     .on_failure(()),
             )
-            .layer(axum::middleware::from_fn(crate::metrics::track))
+            .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
     }
 
     /// Binds the listening socket (port 0 picks a free one); the study root must exist.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use futures_util::future::{select, Either};
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -147,17 +148,40 @@ impl Server {
             stream.set_write_timeout(Some(self.config.write_timeout));
             let stream = Box::pin(stream);
             let router = self.router.clone();
-            let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| router.clone().oneshot(req));
+            // The span of the connection's latest request, to tag a cut response's log line.
+            let latest = Arc::new(std::sync::Mutex::new(tracing::Span::none()));
+            let seen = Arc::clone(&latest);
+            let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                let seen = Arc::clone(&seen);
+                router.clone().oneshot(req).map(move |resp| {
+                    let span = resp.as_ref().ok().and_then(|r| r.extensions().get::<RequestSpan>());
+                    if let (Some(span), Ok(mut s)) = (span, seen.lock()) {
+                        *s = span.0.clone();
+                    }
+                    resp
+                })
+            });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(self.config.header_read_timeout)
                 .max_header_size(self.config.max_header_bytes)
                 .serve_connection(TokioIo::new(stream), svc);
             let conn = graceful.watch(conn);
+            let write_timeout = self.config.write_timeout;
             tokio::spawn(async move {
                 let _slot = slot;
-                if let Err(e) = conn.await {
-                    debug!("connection ended: {e}");
+                match conn.await {
+                    Err(e) if write_timed_out(&e) => {
+                        let span = latest.lock().map(|s| s.clone()).unwrap_or_else(|_| tracing::Span::none());
+                        span.in_scope(|| {
+                            warn!(
+                                "response cut: the client took nothing for {} s (write timeout)",
+                                write_timeout.as_secs_f32()
+                            )
+                        });
+                    }
+                    Err(e) => debug!("connection ended: {e}"),
+                    Ok(()) => {}
                 }
             });
         }
@@ -176,6 +200,30 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// A response's request span, in its extensions: what the connection logs about it later
+/// (a cut by the write timeout) carries the request's tags.
+#[derive(Clone)]
+pub(crate) struct RequestSpan(pub tracing::Span);
+
+/// Puts the current (request) span into `resp`'s extensions.
+pub(crate) async fn tag_response(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.extensions_mut().insert(RequestSpan(tracing::Span::current()));
+    resp
+}
+
+/// Whether a connection ended because a write to the client made no progress for the write
+/// timeout (`tokio_io_timeout` reports it as `TimedOut`).
+fn write_timed_out(e: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// SIGTERM (what `docker stop` sends) or Ctrl-C.

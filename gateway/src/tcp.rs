@@ -96,8 +96,11 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    // Quick acknowledgements are tested by their effect, in `tests/transport.rs`: the kernel
+    // reports the option as set whether or not the next acknowledgement will be quick.
+
     #[tokio::test]
-    async fn accepted_connections_send_without_delay_and_acknowledge_at_once() {
+    async fn accepted_connections_send_without_delay() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
@@ -108,8 +111,6 @@ mod tests {
         let mut got = vec![0u8; 100_000];
         conn.read_exact(&mut got).await.unwrap();
         assert!(got.iter().all(|&b| b == 7));
-        #[cfg(target_os = "linux")]
-        assert!(socket2::SockRef::from(conn.stream()).tcp_quickack().unwrap(), "re-armed after the reads");
         conn.write_all(b"answer").await.unwrap();
         let mut answer = [0u8; 6];
         client.read_exact(&mut answer).await.unwrap();

@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arterys_gateway::budget::MemoryBudget;
@@ -141,10 +143,13 @@ async fn clients_that_never_read_are_cut_and_their_answers_freed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_past_its_deadline_stops_counting_against_new_requests() {
+    let done = Arc::new(AtomicBool::new(false));
+    let slow_done = Arc::clone(&done);
     let addr = start(
         noop()
-            .route("/slow", |_| {
+            .route("/slow", move |_| {
                 std::thread::sleep(Duration::from_secs(3));
+                slow_done.store(true, Ordering::SeqCst);
                 Ok(InferenceResponse::new())
             })
             .handler_timeout(Duration::from_millis(300))
@@ -153,11 +158,11 @@ async fn a_handler_past_its_deadline_stops_counting_against_new_requests() {
     .await;
     let r = send(addr, "POST", "/slow", Some(CT), one_image()).await;
     assert_eq!(r.status, 504, "{}", r.text());
-    // The only permit went back at the deadline: the next request does not wait 3 s for it.
-    let t = Instant::now();
+    // The only permit went back at the deadline: the next request is served while the
+    // timed-out handler still runs.
     let r = send(addr, "POST", "/", Some(CT), one_image()).await;
     assert_eq!(r.status, 200);
-    assert!(t.elapsed() < Duration::from_secs(1), "waited {:?} for the timed-out handler", t.elapsed());
+    assert!(!done.load(Ordering::SeqCst), "the next request waited for the timed-out handler");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

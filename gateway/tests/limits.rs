@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arterys_gateway::multipart::DecoderLimits;
 use arterys_gateway::{Gateway, InferenceResponse};
@@ -70,7 +70,7 @@ async fn part_count_and_header_size_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_clients_cannot_hold_the_service() {
-    let addr = start(noop().header_read_timeout(Duration::from_millis(800))).await;
+    let addr = start(noop().header_read_timeout(Duration::from_secs(2))).await;
     // 64 clients that start a request and never finish its headers.
     let mut slow = Vec::new();
     for _ in 0..64 {
@@ -78,12 +78,15 @@ async fn slow_and_idle_clients_cannot_hold_the_service() {
         s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
         slow.push(s);
     }
-    // Everyone else is served meanwhile, promptly.
-    let t = Instant::now();
+    // Everyone else is served meanwhile: while all 64 are still open and unanswered.
     healthy(addr).await;
-    assert!(t.elapsed() < Duration::from_millis(700), "served in {:?} despite slow clients", t.elapsed());
+    for s in &slow {
+        let mut buf = [0u8; 1];
+        let still = matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        assert!(still, "a slow client was cut or answered before the others were served");
+    }
     // The slow ones are cut off after the header timeout.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     for s in &mut slow {
         let mut buf = [0u8; 512];
         let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
@@ -99,7 +102,7 @@ async fn slow_and_idle_clients_cannot_hold_the_service() {
     let mut buf = vec![0u8; 1024];
     let n = idle.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let n = tokio::time::timeout(Duration::from_secs(2), idle.read(&mut buf)).await.expect("closed").unwrap_or(0);
     assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"), "idle connection still open");
     healthy(addr).await;

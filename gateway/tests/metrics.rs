@@ -1,6 +1,6 @@
 //! `/metrics` after real requests: scraped over HTTP, parsed by the Prometheus Python
 //! client's parsers (scripts/parse-metrics), the counts checked against what was sent.
-//! One test in this binary: the metrics are the process's, and no other test may add to them.
+//! Each gateway has its own metrics: two in one process count apart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -66,15 +66,14 @@ fn inference_body() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_count_what_was_served() {
-    let addr = start(
-        Gateway::new()
-            .route("/count", |_| {
-                std::thread::sleep(Duration::from_millis(60));
-                Ok(InferenceResponse::new())
-            })
-            .max_concurrent_inferences(1),
-    )
-    .await;
+    let gw = Gateway::new()
+        .route("/count", |_| {
+            std::thread::sleep(Duration::from_millis(60));
+            Ok(InferenceResponse::new())
+        })
+        .max_concurrent_inferences(1);
+    let metrics = gw.metrics();
+    let addr = start(gw).await;
     let ct = "multipart/related; boundary=bb";
     let body = inference_body();
 
@@ -121,9 +120,9 @@ async fn metrics_count_what_was_served() {
     for (reason, n) in [("method_not_allowed", 1.0), ("unsupported_media_type", 1.0), ("not_found", 1.0)] {
         assert_eq!(m.get("arterys_requests_rejected_total", &[("reason", reason)]), n, "{reason}");
     }
-    // The public API for limits elsewhere in a service.
-    arterys_gateway::metrics::rejected("budget");
-    arterys_gateway::metrics::model_batch("demo", 4, Duration::from_millis(30));
+    // The public API for code outside a request: the gateway's own metrics.
+    metrics.rejected("budget");
+    metrics.model_batch("demo", 4, Duration::from_millis(30));
     let (_, m) = scrape(addr).await;
     assert_eq!(m.get("arterys_requests_rejected_total", &[("reason", "budget")]), 1.0);
     assert_eq!(m.get("arterys_model_batches_total", &[("model", "demo")]), 1.0);
@@ -134,4 +133,43 @@ async fn metrics_count_what_was_served() {
         m.get("arterys_http_requests_total", &[("route", "/metrics"), ("method", "GET"), ("status", "200")]),
         1.0
     );
+}
+
+/// A gateway whose blocking route reports a model batch and whose async route a refusal, both
+/// through the free functions, naming `name`.
+fn reporting(name: &'static str) -> Gateway {
+    Gateway::new()
+        .route("/", move |_| {
+            arterys_gateway::metrics::model_batch(name, 2, Duration::from_millis(5));
+            Ok(InferenceResponse::new())
+        })
+        .async_route("/async", move |_| async move {
+            arterys_gateway::metrics::rejected(name);
+            Ok(InferenceResponse::new())
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_in_one_process_count_apart() {
+    let (a, b) = (start(reporting("a")).await, start(reporting("b")).await);
+    let ct = "multipart/related; boundary=bb";
+    for (addr, n) in [(a, 1), (b, 2)] {
+        for _ in 0..n {
+            assert_eq!(send(addr, "POST", "/", Some(ct), inference_body()).await.status, 200);
+            assert_eq!(send(addr, "POST", "/async", Some(ct), inference_body()).await.status, 200);
+        }
+        assert_eq!(send(addr, "GET", "/nowhere", None, Vec::new()).await.status, 404);
+    }
+    for (addr, mine, other, n) in [(a, "a", "b", 1.0), (b, "b", "a", 2.0)] {
+        let (_, m) = scrape(addr).await;
+        assert_eq!(m.get("arterys_model_batches_total", &[("model", mine)]), n, "{mine}");
+        assert_eq!(m.get("arterys_model_images_total", &[("model", mine)]), 2.0 * n, "{mine}");
+        assert_eq!(m.get("arterys_model_batches_total", &[("model", other)]), 0.0, "{mine} has {other}'s");
+        assert_eq!(m.get("arterys_requests_rejected_total", &[("reason", mine)]), n, "{mine}");
+        assert_eq!(m.get("arterys_requests_rejected_total", &[("reason", other)]), 0.0, "{mine} has {other}'s");
+        assert_eq!(m.get("arterys_requests_rejected_total", &[("reason", "not_found")]), 1.0, "{mine}");
+        let ok = [("route", "/"), ("method", "POST"), ("status", "200")];
+        assert_eq!(m.get("arterys_http_requests_total", &ok), n, "{mine}");
+        assert_eq!(m.get("arterys_handler_duration_seconds_count", &[("route", "/")]), n, "{mine}");
+    }
 }

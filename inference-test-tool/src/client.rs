@@ -17,7 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
-/// What to send.
+/// What to send (cheap to clone: the files are shared, for another try).
+#[derive(Clone)]
 pub struct Request {
     /// `http://host:port/route`.
     pub url: String,
@@ -37,6 +38,8 @@ pub struct Exchange {
     pub status: u16,
     /// The response's Content-Type.
     pub content_type: Option<String>,
+    /// The response's `Retry-After`, as sent.
+    pub retry_after: Option<String>,
     /// The parts, or why the body is not a well-formed multipart body.
     pub parts: Result<Vec<DecodedPart>, String>,
     /// The body when it is not multipart (an error text).
@@ -125,9 +128,11 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
     bar.finish_and_clear();
     let status = resp.status().as_u16();
     let content_type = resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let retry_after = resp.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut ex = Exchange {
         status,
         content_type: content_type.clone(),
+        retry_after,
         parts: Err("no body".into()),
         text: None,
         notes: Vec::new(),
@@ -205,6 +210,23 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
         (None, None) => Err("empty body".into()),
     };
     Ok(ex)
+}
+
+/// Longest wait before another try, whatever `Retry-After` asks: a client should not hang
+/// for an hour on one header.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+/// The wait when a 503 has no `Retry-After` in seconds (none, or an HTTP date).
+const DEFAULT_RETRY_WAIT: Duration = Duration::from_secs(5);
+
+/// How long to wait before trying `ex` again: `Some` for a 503 (the service is busy or
+/// starting, the request itself was fine), from its `Retry-After` seconds, capped at
+/// [`MAX_RETRY_WAIT`]; `None` for any other answer.
+pub fn retry_wait(ex: &Exchange) -> Option<Duration> {
+    if ex.status != 503 {
+        return None;
+    }
+    let asked = ex.retry_after.as_deref().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    Some(asked.unwrap_or(DEFAULT_RETRY_WAIT).min(MAX_RETRY_WAIT))
 }
 
 fn pick_decoder(boundary: &str, head: &[u8]) -> Result<(MultipartDecoder, Option<String>), String> {

@@ -57,6 +57,10 @@ struct Cli {
     /// no limit when not set
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// Tries again after a 503 (the service busy or starting) at most this many times, each
+    /// after the answer's Retry-After (at most 60 s); 0: report the first 503
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    retries: u32,
     /// Extra key=value pairs for the request JSON (values are strings)
     #[arg(short = 'R', long = "request_options", alias = "request-options", num_args = 1.., value_parser = key_value, value_name = "K=V")]
     request_options: Vec<(String, String)>,
@@ -73,6 +77,46 @@ fn key_value(s: &str) -> Result<(String, String), String> {
         return Err(format!("{s:?} has an empty key"));
     }
     Ok((k.to_owned(), v.to_owned()))
+}
+
+/// Sends `request`, each try bounded by `timeout` seconds, and sends it again after a 503 up
+/// to `retries` times, waiting what the answer's `Retry-After` asks (capped); one stderr line
+/// per retry.
+async fn send_with_retries(
+    request: client::Request,
+    timeout: Option<u64>,
+    retries: u32,
+) -> Result<client::Exchange, Failure> {
+    let url = request.url.clone();
+    let mut tried = 0;
+    loop {
+        let exchange = client::send(request.clone(), bar(0, "sending", true));
+        let ex = match timeout {
+            Some(secs) => tokio::time::timeout(std::time::Duration::from_secs(secs), exchange)
+                .await
+                .map_err(|_| (3, format!("no complete answer from {url} within {secs} s (--timeout)")))?,
+            None => exchange.await,
+        }
+        .map_err(|e| (3, e))?;
+        match client::retry_wait(&ex) {
+            Some(wait) if tried < retries => {
+                tried += 1;
+                eprintln!(
+                    "the service answered {} {}; retry {tried} of {retries} in {} s",
+                    ex.status,
+                    reason(ex.status),
+                    wait.as_secs()
+                );
+                tokio::time::sleep(wait).await;
+            }
+            _ => return Ok(ex),
+        }
+    }
+}
+
+/// The status's reason phrase ("" for an unknown status).
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
 }
 
 fn mb(bytes: u64) -> String {
@@ -157,14 +201,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         dicom: study.instances.iter().map(|i| (file_name(&i.path), i.bytes.clone())).collect(),
         json_only: cli.request_study_path.is_some(),
     };
-    let exchange = client::send(request, bar(0, "sending", true));
-    let ex = match cli.timeout {
-        Some(secs) => tokio::time::timeout(std::time::Duration::from_secs(secs), exchange)
-            .await
-            .map_err(|_| (3, format!("no complete answer from {url} within {secs} s (--timeout)")))?,
-        None => exchange.await,
-    }
-    .map_err(|e| (3, e))?;
+    let ex = send_with_retries(request, cli.timeout, cli.retries).await?;
     let what = match &cli.request_study_path {
         Some(p) => format!("a studyPath request for {p:?}"),
         None => format!("{} images and {} attachments", study.instances.len(), cli.attachments.len()),
@@ -177,7 +214,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         ex.elapsed.as_secs_f64()
     );
     if !(200..300).contains(&ex.status) {
-        let reason = http::StatusCode::from_u16(ex.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let reason = reason(ex.status);
         let text = ex.text.as_deref().map(str::trim).unwrap_or_default();
         eprintln!(
             "the service answered {} {reason}: {}",

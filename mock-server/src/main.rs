@@ -37,7 +37,7 @@ struct Cli {
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0", env = "MOCK_SERVER_HOST")]
     host: String,
-    /// Port to listen on
+    /// Port to listen on (0: a free one, which the READY log line names)
     #[arg(short, long, default_value_t = 8000, env = "MOCK_SERVER_PORT")]
     port: u16,
     /// Logging configuration (level, per-target levels, format); defaults apply if the
@@ -128,6 +128,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    // With `--port 0` the system picks the port: the READY line says which.
+    let addr = server.local_addr();
     info!("mock-server in {} mode", cli.mode.name());
     if let Err(e) = background_purge {
         tracing::warn!("freed memory may return to the OS late: {e}");
@@ -156,7 +158,7 @@ async fn main() -> std::process::ExitCode {
         started = startup => match started.map_err(|e| e.to_string()).and_then(|r| r) {
             Ok(()) => {
                 ready.store(true, Ordering::Release);
-                info!("READY");
+                info!("READY on http://{addr}");
             }
             Err(e) => {
                 error!("start-up failed: {e}");

@@ -41,7 +41,7 @@ struct Cli {
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0", env = "MODEL_SERVER_HOST")]
     host: String,
-    /// Port to listen on
+    /// Port to listen on (0: a free one, which the READY log line names)
     #[arg(short, long, default_value_t = 8000, env = "MODEL_SERVER_PORT")]
     port: u16,
     /// Logging configuration (level, per-target levels, format); defaults apply if the
@@ -144,7 +144,7 @@ async fn main() -> ExitCode {
         .filter(|(m, _)| m.monailabel)
         .map(|(m, slot)| monailabel::MonaiModel { name: m.name(), config: m.clone(), slot: slot.clone() })
         .collect();
-    let serving: platform::Serving = if monai.is_empty() {
+    let (addr, serving): (std::net::SocketAddr, platform::Serving) = if monai.is_empty() {
         let server = match gw.bind((cli.host.as_str(), cli.port)).await {
             Ok(s) => s,
             Err(e) => {
@@ -152,15 +152,16 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        info!("model-server listening on {}", server.local_addr());
-        Box::pin(server.run())
+        let addr = server.local_addr();
+        info!("model-server listening on {addr}");
+        (addr, Box::pin(server.run()))
     } else {
         let names: Vec<String> = monai.iter().map(|m| m.name.clone()).collect();
         let gw = gw.merge_admitted(move |admission| monailabel::router(monai, admission));
         match platform::serve_with(gw, (cli.host.as_str(), cli.port)).await {
             Ok((addr, serving)) => {
                 info!("model-server listening on {addr}; MONAI Label models: {}", names.join(", "));
-                serving
+                (addr, serving)
             }
             Err(e) => {
                 eprintln!("model-server: cannot listen on {}:{}: {e}", cli.host, cli.port);
@@ -178,7 +179,8 @@ async fn main() -> ExitCode {
         started = startup => match started {
             Ok(Ok(())) => {
                 // Logged first: whoever sees READY on /healthcheck finds it in the log too.
-                info!("READY");
+                // With `--port 0` the system picks the port: the READY line says which.
+                info!("READY on http://{addr}");
                 ready.store(true, Ordering::Release);
                 service::watch(watched, healthy, Duration::from_secs(2));
             }

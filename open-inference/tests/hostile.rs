@@ -188,7 +188,8 @@ async fn silent_server_times_out_on_time() {
     let error = client(&url, options).server_ready().await.unwrap_err();
     let waited = start.elapsed();
     assert!(matches!(error, Error::Timeout { .. }) && error.is_timeout(), "{error}");
-    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_millis(1500), "{waited:?}");
+    // Not before the deadline; and not hanging on the silent server (a bound of 10x).
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(3), "{waited:?}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! What the workspace's server tests share: a real server binary started on a free loopback
-//! port with its output in a log file, polled until `/healthcheck` says READY, and plain HTTP
+//! What the workspace's server tests share: a real server binary started on a loopback port
+//! it picks itself (`--port 0`, so no other process can take the port between a test choosing
+//! it and the server binding it) with its output in a log file, polled until `/healthcheck` says READY, and plain HTTP
 //! requests to it. Test code: it panics (with the server's log) where a test should fail.
 //!
 //! ```no_run
@@ -29,9 +30,24 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// A port free on 127.0.0.1 when asked.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The TCP port process `pid` listens on (its first listening socket), from `/proc`: its
+/// socket inodes, then the kernel's tables of sockets. `None` while it listens on none.
+pub fn listening_port(pid: u32) -> Option<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| Some(l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned()))
+        .collect();
+    ["tcp", "tcp6"].iter().find_map(|table| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok()?;
+        text.lines().skip(1).find_map(|line| {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let listening = f.get(3) == Some(&"0A") && f.get(9).is_some_and(|i| inodes.iter().any(|n| n == i));
+            let port = f.get(1)?.rsplit(':').next()?;
+            listening.then(|| u16::from_str_radix(port, 16).ok()).flatten()
+        })
+    })
 }
 
 /// A KiB field of process `pid`'s `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`); 0 where `/proc`
@@ -72,19 +88,32 @@ impl Drop for ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `cmd` with `--host 127.0.0.1 --port <a free port>` added, from `dir`, its
-    /// output to a log file; does not wait for READY. `name` names the log and the panics.
+    /// Starts `cmd` with `--host 127.0.0.1 --port 0` added, from `dir`, its output to a log
+    /// file, and waits (up to a minute) until it listens, to learn its port; does not wait for
+    /// READY. A process that exits first (bad arguments) gets port 0. `name` names the log
+    /// and the panics.
     pub fn spawn(name: &str, mut cmd: Command, dir: impl AsRef<Path>) -> Self {
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!("{name}-{}-{port}.log", std::process::id()));
+        static SPAWNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::env::temp_dir().join(format!("{name}-{}-{n}.log", std::process::id()));
         let out = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        let mut child = cmd
+            .args(["--host", "127.0.0.1", "--port", "0"])
             .current_dir(dir)
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            if let Some(port) = listening_port(child.id()) {
+                break port;
+            }
+            if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() >= deadline {
+                break 0;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         Self { name: name.to_owned(), child, addr: SocketAddr::from(([127, 0, 0, 1], port)), log }
     }
 

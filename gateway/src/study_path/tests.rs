@@ -98,7 +98,8 @@ fn a_3_gb_file_is_refused_without_being_read() {
     let before = peak_rss_kib();
     let started = std::time::Instant::now();
     assert!(matches!(read(&root, "study"), Err(StudyPathError::TooLarge(LIMIT))));
-    assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
+    // Refused by its size: reading 3 GB would take seconds; the bound only catches that.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     assert!(peak_rss_kib() - before < 64 << 10, "peak RSS grew by {} KiB", peak_rss_kib() - before);
 }
 
