@@ -64,3 +64,25 @@ fn keys_and_values_are_checked() {
         Some("remote: engine remote needs a remote block")
     );
 }
+
+#[test]
+fn the_box_size_cut_is_a_key_of_box_outputs() {
+    let boxes = ONE.replace("kind: heatmap", "kind: boxes, min_box_pixels: 4");
+    let c = parse(&boxes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.models[0].outputs[0].min_box_pixels(), 4);
+    let c = parse(&ONE.replace("kind: heatmap", "kind: boxes")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.models[0].outputs[0].min_box_pixels(), DEFAULT_MIN_BOX_PIXELS);
+    assert_eq!(
+        parse(&ONE.replace("kind: heatmap", "kind: heatmap, min_box_pixels: 4")).err().as_deref(),
+        Some("outputs[0].min_box_pixels: applies to kind boxes, not Heatmap")
+    );
+}
+
+#[test]
+fn a_fixed_window_is_written_as_the_readme_shows() {
+    let window = format!("{ONE}preprocess: {{normalize: {{window: {{center: 40, width: 400}}}}}}\n");
+    let c = parse(&window).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(c.models[0].preprocess.normalize, Normalize::Window { center: 40.0, width: 400.0 }));
+    let c = parse(&format!("{ONE}preprocess: {{normalize: zscore}}\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(c.models[0].preprocess.normalize, Normalize::Zscore));
+}

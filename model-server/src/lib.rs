@@ -12,11 +12,13 @@
 
 pub mod config;
 pub mod engine;
+mod frames;
 mod image_ops;
 pub mod model;
 pub mod platform;
 mod postprocess;
 mod preprocess;
+mod results;
 pub mod service;
 pub mod study;
 
