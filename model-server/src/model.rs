@@ -5,6 +5,7 @@
 //! between them), and each batch's outputs are written into the result masks as soon as it
 //! finishes. Memory holds a few batches plus the result, never the whole study as floats.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -102,21 +103,28 @@ impl Model {
         info!("{} series, {total} images (frames included)", plans.len());
         let (tx, rx) = sync_channel(PIPELINE_DEPTH);
         let mut response = InferenceResponse::new();
-        let mut inferred = 0;
+        let (prepared, mut inferred) = (AtomicUsize::new(0), 0);
         // The preprocessing thread stops with the request too: it carries the handler's token.
         let token = cancel::current();
-        let (study, plans) = (&study, &plans);
+        let (study, plans, counted) = (&study, &plans, &prepared);
         let result = std::thread::scope(|scope| {
             scope.spawn(move || match token {
-                Some(token) => token.scope(|| self.produce(input, study, plans, tx)),
-                None => self.produce(input, study, plans, tx),
+                Some(token) => token.scope(|| self.produce(input, study, plans, tx, counted)),
+                None => self.produce(input, study, plans, tx, counted),
             });
             self.consume(study, plans, rx, &mut response, &mut inferred)
         });
-        if result.is_err() && cancel::checkpoint().is_err() {
-            info!("the request was cancelled (client gone or deadline passed): stopped after {inferred} of {total} images");
+        match result {
+            Err(_) if cancel::checkpoint().is_err() => {
+                let prepared = prepared.load(Ordering::Relaxed);
+                let why = format!(
+                    "{Cancelled}: stopped after {prepared} images prepared and {inferred} run of {total} images"
+                );
+                info!("{why}");
+                Err(HandlerError::gateway_timeout(why))
+            }
+            other => other.map(|()| response),
         }
-        result.map(|()| response)
     }
 
     /// The preprocessing side: batches in series order, until done, an error, a cancelled
@@ -127,6 +135,7 @@ impl Model {
         study: &Study,
         plans: &[SeriesPlan],
         tx: SyncSender<Result<Batch, HandlerError>>,
+        prepared: &AtomicUsize,
     ) {
         // The instance being decoded: its frames come from one opened object.
         let mut opened: Option<Opened> = None;
@@ -137,7 +146,7 @@ impl Model {
                 Layout::Ncdhw => plan.depth().max(1),
             };
             for (k, group) in order.chunks(size).enumerate() {
-                let batch = self.batch(input, study, (s, k * size), group, &mut opened);
+                let batch = self.batch(input, study, (s, k * size), group, &mut opened, prepared);
                 let failed = batch.is_err();
                 if tx.send(batch).is_err() || failed {
                     return;
@@ -154,6 +163,7 @@ impl Model {
         (series, first): (usize, usize),
         group: &[Image],
         opened: &mut Option<Opened>,
+        prepared: &AtomicUsize,
     ) -> Result<Batch, HandlerError> {
         let model = self.config.input.plane();
         let plane = model.0 * model.1;
@@ -174,6 +184,7 @@ impl Model {
             let p = prepare(part, instance, image.frame_index(), window, &self.config.preprocess.normalize, model)?;
             items.push(Item { index: image.index, frame: image.frame, slot: first + k, size: p.size });
             planes.push(p.plane);
+            prepared.fetch_add(1, Ordering::Relaxed);
         }
         let tensor = match self.config.input.layout {
             Layout::Nchw => {
