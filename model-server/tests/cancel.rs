@@ -80,7 +80,7 @@ fn the_preprocessing_thread_stops_with_the_request() {
     assert_eq!(model.answer(&input).unwrap().json().parts.len(), 1);
     let token = Cancellation::new();
     token.cancel();
-    let e = token.scope(|| model.answer(&input)).err().expect("a cancelled request fails");
+    let e = token.scope(|| model.answer(&input)).expect_err("a cancelled request fails");
     assert_eq!(e.status().as_u16(), 504);
     assert!(e.message().ends_with("stopped after 0 images prepared and 0 run of 100 images"), "{}", e.message());
 }
