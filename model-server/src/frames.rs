@@ -1,8 +1,12 @@
 //! The images a model runs on: every frame of every instance, per series. A series whose
 //! frames all have a position (ImagePositionPatient on single-frame instances, the Per-frame
-//! Functional Groups' Plane Position and Orientation on enhanced multi-frame ones) is a
-//! volume, its frames sorted along the slice normal; otherwise its images stay in the series'
-//! order, each instance's frames in frame order.
+//! Functional Groups' Plane Position and Orientation on enhanced multi-frame ones) has its
+//! frames sorted along the slice normal, which is the volume a 3D model gets; otherwise its
+//! images stay in the series' order, each instance's frames in frame order.
+//!
+//! Masks of a series of single-frame slices with geometry are one 3D part; masks of frames are
+//! 2D parts naming their instance and `frame_number`, the protocol's way to address a frame
+//! (a 3D part's depth counts a series' instances).
 
 use arterys_gateway::dicom::{InstanceInfo, SortedSeries};
 use arterys_gateway::{cancel, HandlerError, InferenceInput};
@@ -37,7 +41,8 @@ pub(crate) struct SeriesPlan {
     /// `timepoints[t][z]`: every timepoint holds the slices in order along the normal; a
     /// series without geometry is one timepoint in request order.
     pub timepoints: Vec<Vec<Image>>,
-    /// Whether every image has a position: masks are one volume for the series.
+    /// Whether masks are one 3D part for the series (single-frame slices with geometry), not
+    /// one 2D part per image.
     pub volume: bool,
 }
 
@@ -113,7 +118,7 @@ fn series_plan(study: &Study, input: &InferenceInput, s: &SortedSeries) -> Resul
     }
     let count = groups.iter().map(Vec::len).max().unwrap_or(1);
     let timepoints = (0..count).map(|t| groups.iter().filter_map(|g| g.get(t).copied()).collect()).collect();
-    Ok(SeriesPlan { uid, timepoints, volume: true })
+    Ok(SeriesPlan { uid, timepoints, volume: false })
 }
 
 /// Each frame's position along its slice normal and its temporal position, from the Per-frame

@@ -53,10 +53,16 @@ fn group(sequence: dicom_core::Tag, elements: Vec<DataElement<InMemDicomObject>>
     DataElement::new(sequence, VR::SQ, DataSetSequence::from(vec![item]))
 }
 
-/// An Enhanced CT of `frames` 64x64 frames at z = frames-1 down to 0 (frame 1 is the highest),
-/// with Plane Position per frame and Plane Orientation, Pixel Measures and the rescale shared;
-/// frame at z shows a bright disc of radius 6 + 3z pixels.
+/// An Enhanced CT of `frames` 64x64 frames at z = frames-1 down to 0 (frame 1 is the highest).
 pub fn enhanced_ct(frames: u32) -> Vec<u8> {
+    enhanced_ct_at(&(0..frames).rev().collect::<Vec<_>>())
+}
+
+/// An Enhanced CT whose frame k lies at z = `zs[k]`, with Plane Position per frame and Plane
+/// Orientation, Pixel Measures and the rescale shared; the frame at z shows a bright disc of
+/// radius 6 + 3z pixels.
+pub fn enhanced_ct_at(zs: &[u32]) -> Vec<u8> {
+    let frames = zs.len() as u32;
     let (rows, cols) = (64u16, 64u16);
     let mut obj = InMemDicomObject::new_empty();
     let mut put = |tag, vr, v: PrimitiveValue| obj.put(DataElement::new(tag, vr, v));
@@ -95,7 +101,7 @@ pub fn enhanced_ct(frames: u32) -> Vec<u8> {
             ],
         ),
     ]);
-    let z_of = |f: u32| f64::from(frames - 1 - f);
+    let z_of = |f: u32| f64::from(zs[f as usize]);
     let per_frame: Vec<InMemDicomObject> = (0..frames)
         .map(|f| {
             InMemDicomObject::from_element_iter([group(
@@ -157,31 +163,55 @@ fn every_frame_of_a_multi_frame_image_is_inferred_and_named() {
     assert_eq!(parts[2].binary_data_shape.unwrap().width, 10);
 }
 
+/// Mask coverage (pixels at or above one half) per frame, by frame number.
+fn coverage_by_frame(r: &InferenceResponse) -> Vec<(u32, usize)> {
+    let mut c: Vec<(u32, usize)> = r
+        .json()
+        .parts
+        .iter()
+        .zip(r.buffers())
+        .map(|(p, b)| {
+            let image = p.dicom_image.as_ref().expect("a 2D part per frame");
+            (image.frame_number.expect("its frame"), b.iter().filter(|&&v| v >= 128).count())
+        })
+        .collect();
+    c.sort();
+    c
+}
+
 #[test]
-fn an_enhanced_image_with_per_frame_geometry_is_a_volume_in_slice_order() {
+fn an_enhanced_image_with_per_frame_geometry_is_sorted_along_z_and_a_volume_for_3d_models() {
     let frames = 6;
     let yaml = format!("input: {{layout: NCHW, size: [64, 64], batch: 4}}\n{WINDOW}outputs:\n  - {{name: probability, kind: probability_mask}}\n  - {{name: probability, kind: boxes}}\n");
     let r = answer("demo_body.onnx", &yaml, vec![enhanced_ct(frames)]);
-    let part = &r.json().parts[0];
-    assert_eq!(r.json().parts.len(), 1);
-    assert!(part.dicom_image.is_none());
-    assert_eq!(part.series_instance_uid.as_deref(), Some("1.2.826.0.1.3680043.10.9.1.2"));
-    assert_eq!(part.binary_data_shape.unwrap().depth, Some(frames));
-    // Slices go up along z: the disc, and so the mask, grows slice by slice even though the
-    // file stores the frames top down.
-    let covered: Vec<usize> = r.buffers()[0].chunks(64 * 64).map(|s| s.iter().filter(|&&v| v >= 128).count()).collect();
-    assert!(covered.windows(2).all(|w| w[0] < w[1]), "{covered:?}");
-    // Boxes stay per frame: frame 1 (the highest z) has the widest.
+    // One 2D mask per frame, each naming its frame; frame 1 (the highest z) has the largest disc.
+    let covered = coverage_by_frame(&r);
+    assert_eq!(covered.iter().map(|c| c.0).collect::<Vec<_>>(), (1..=frames).collect::<Vec<_>>());
+    assert!(covered.windows(2).all(|w| w[0].1 > w[1].1), "{covered:?}");
     let boxes = r.json().bounding_boxes_2d.clone().unwrap();
     assert_eq!(boxes.len(), frames as usize, "{boxes:?}");
     let width = |f: u32| boxes.iter().find(|b| b.frame_number == Some(f)).map(|b| b.bottom_right[0] - b.top_left[0]);
     assert!((1..frames).all(|f| width(f) > width(f + 1)), "{boxes:?}");
 
-    // A volume model gets the frames as one volume.
+    // A volume model gets the frames as one volume, bottom up, and each frame its slice back.
     let yaml = format!("input: {{layout: NCDHW, size: [8, 64, 64]}}\n{WINDOW}outputs: [{{name: probability, kind: probability_mask}}]\n");
     let r = answer("demo_volume.onnx", &yaml, vec![enhanced_ct(frames)]);
-    assert_eq!(r.json().parts.len(), 1);
-    assert_eq!(r.json().parts[0].binary_data_shape.unwrap().depth, Some(frames));
+    let covered = coverage_by_frame(&r);
+    assert_eq!(covered.len(), frames as usize);
+    assert!(covered.windows(2).all(|w| w[0].1 >= w[1].1) && covered[0].1 > covered[5].1, "{covered:?}");
+    // Frames stored in any order make the same volume: each z gets the same mask.
+    let shuffled = [2, 5, 0, 3, 1, 4];
+    let r = answer("demo_volume.onnx", &yaml, vec![enhanced_ct_at(&shuffled)]);
+    let by_z = |covered: &[(u32, usize)], z_of_frame: &dyn Fn(u32) -> u32| {
+        let mut v: Vec<(u32, usize)> = covered.iter().map(|&(f, n)| (z_of_frame(f), n)).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        by_z(&coverage_by_frame(&r), &|f| shuffled[f as usize - 1]),
+        by_z(&covered, &|f| frames - f),
+        "the shuffled file's frames were not put in z order"
+    );
 }
 
 /// The box size cut is the config's, and the log says how many boxes it dropped.
