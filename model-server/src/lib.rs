@@ -15,6 +15,7 @@ pub mod engine;
 mod frames;
 mod image_ops;
 pub mod model;
+mod native_frames;
 pub mod platform;
 mod postprocess;
 mod preprocess;

@@ -177,7 +177,7 @@ impl Model {
                 *opened = None; // one decoded instance held at a time
                 *opened = Some(open_part(part, image.index)?);
             }
-            let Some(instance) = opened.as_ref() else {
+            let Some(instance) = opened.as_mut() else {
                 return Err(HandlerError::internal("no image opened"));
             };
             let window = study.instances[image.index].window;
