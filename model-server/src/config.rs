@@ -114,6 +114,14 @@ fn one() -> usize {
     1
 }
 
+/// Images (frames included) a request may hold unless `max_images` says otherwise: far above
+/// any real study, far below what a file of a million one-pixel frames declares.
+pub const DEFAULT_MAX_IMAGES: usize = 20_000;
+
+fn default_max_images() -> usize {
+    DEFAULT_MAX_IMAGES
+}
+
 /// Intensity preprocessing. The modality rescale (RescaleSlope/Intercept) is always applied
 /// first, so values are in the modality's units (Hounsfield for CT).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -240,6 +248,10 @@ pub struct ModelConfig {
     pub preprocess: PreprocessConfig,
     /// The outputs used, in order.
     pub outputs: Vec<OutputConfig>,
+    /// Images one request may hold, every frame of a multi-frame instance counted (default
+    /// [`DEFAULT_MAX_IMAGES`]); a study with more is refused with 422 before any is decoded.
+    #[serde(default = "default_max_images")]
+    pub max_images: usize,
     /// Also serve it to MONAI Label clients (`GET /info/`, `POST /infer/{name}`, see
     /// [`ModelConfig::name`]); off by default.
     #[serde(default)]
@@ -292,6 +304,9 @@ impl ModelConfig {
         }
         if self.input.layout == Layout::Ncdhw && self.input.batch != 1 {
             return Err(InvalidKey::new("input.batch", "NCDHW models take one volume per run: batch must be 1"));
+        }
+        if self.max_images == 0 {
+            return Err(InvalidKey::new("max_images", "must be at least 1"));
         }
         if self.threads == Some(0) {
             return Err(InvalidKey::new("threads", "must be at least 1"));

@@ -44,6 +44,8 @@ fn keys_and_values_are_checked() {
         Some("device: applies to engine onnxruntime, not Tract")
     );
     assert_eq!(parse(&format!("{ONE}threads: 0\n")).err().as_deref(), Some("threads: must be at least 1"));
+    assert_eq!(parse(&format!("{ONE}max_images: 0\n")).err().as_deref(), Some("max_images: must be at least 1"));
+    assert_eq!(parse(ONE).map(|c| c.models[0].max_images).ok(), Some(DEFAULT_MAX_IMAGES));
     assert_eq!(
         parse(&ONE.replace("[64, 64]", "[64]")).err().as_deref(),
         Some("input.size: must be 2 positive numbers for Nchw")

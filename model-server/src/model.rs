@@ -98,6 +98,14 @@ impl Model {
     /// gone or its deadline passed), and logs so.
     pub fn answer(&self, input: &InferenceInput) -> HandlerResult {
         let study = Study::read(input)?;
+        let images: usize =
+            study.instances.iter().filter(|i| i.has_pixels()).map(|i| i.number_of_frames as usize).sum();
+        if images > self.config.max_images {
+            return Err(HandlerError::unprocessable(format!(
+                "the study has {images} images (frames included); this model takes at most {} (max_images)",
+                self.config.max_images
+            )));
+        }
         let plans = frames::plan(&study, input)?;
         let total: usize = plans.iter().map(SeriesPlan::len).sum();
         info!("{} series, {total} images (frames included)", plans.len());

@@ -240,3 +240,19 @@ async fn boxes_under_the_configured_size_are_dropped_and_counted_in_the_log() {
     assert_eq!(parse_ok(status, ct, &body).json().bounding_boxes_2d.as_ref().map(Vec::len), Some(3));
     assert!(!server.log_text().contains("dropped"), "{}", server.log_text());
 }
+
+/// Frames count against `max_images`: more is refused before anything is decoded.
+#[test]
+fn a_study_with_more_frames_than_max_images_is_refused() {
+    let yaml = "max_images: 16\ninput: {layout: NCHW, size: [64, 64]}\noutputs: [{name: probability, kind: boxes}]\n";
+    let mut c: ModelConfig = serde_yaml_ng::from_str(yaml).unwrap();
+    c.model = Some(demo().join("demo_body.onnx"));
+    let model = Model::load(c).unwrap();
+    // Fifteen frames and one image fit; two more frames do not.
+    assert!(model.answer(&input(vec![file("pydicom/rtdose.dcm"), file("arterys/test_2d/1.dcm")])).is_ok());
+    let e = model
+        .answer(&input(vec![file("pydicom/rtdose.dcm"), file("pydicom/SC_rgb_rle_2frame.dcm")]))
+        .expect_err("17 images");
+    assert_eq!(e.status().as_u16(), 422);
+    assert_eq!(e.message(), "the study has 17 images (frames included); this model takes at most 16 (max_images)");
+}
