@@ -25,9 +25,16 @@ pub(crate) struct Item {
 /// What a series has produced so far, for one configured output.
 pub(crate) enum Pending {
     Scores(Scores),
-    Boxes { boxes: Vec<BoundingBox>, dropped: usize },
-    Volume { shape: MaskShape, data: Vec<u8> },
-    Images(Vec<MaskPart>),
+    Boxes {
+        boxes: Vec<BoundingBox>,
+        dropped: usize,
+    },
+    Volume {
+        shape: MaskShape,
+        data: Vec<u8>,
+    },
+    /// 2D masks with their image (request index, frame), put in that order when finished.
+    Images(Vec<((usize, Option<u32>), MaskPart)>),
 }
 
 impl Pending {
@@ -100,7 +107,7 @@ impl Pending {
                     MaskShape::image(item.size.0, item.size.1),
                     postprocess::mask_at(out, values, model, item.size),
                 )?;
-                parts.push(postprocess::part(out, mask).for_image(sop, item.frame));
+                parts.push(((item.index, item.frame), postprocess::part(out, mask).for_image(sop, item.frame)));
             }
         }
         Ok(())
@@ -133,9 +140,13 @@ impl Pending {
                 let mask = Mask::new(shape, data)?;
                 r.add_mask(postprocess::part(out, mask).for_series(&plan.uid));
             }
-            Self::Images(parts) => parts.into_iter().for_each(|p| {
-                r.add_mask(p);
-            }),
+            Self::Images(mut parts) => {
+                // Frames run in slice order; their masks go out in request and frame order.
+                parts.sort_by_key(|(image, _)| *image);
+                parts.into_iter().for_each(|(_, p)| {
+                    r.add_mask(p);
+                });
+            }
         }
         Ok(())
     }

@@ -184,7 +184,11 @@ fn an_enhanced_image_with_per_frame_geometry_is_sorted_along_z_and_a_volume_for_
     let frames = 6;
     let yaml = format!("input: {{layout: NCHW, size: [64, 64], batch: 4}}\n{WINDOW}outputs:\n  - {{name: probability, kind: probability_mask}}\n  - {{name: probability, kind: boxes}}\n");
     let r = answer("demo_body.onnx", &yaml, vec![enhanced_ct(frames)]);
-    // One 2D mask per frame, each naming its frame; frame 1 (the highest z) has the largest disc.
+    // One 2D mask per frame, each naming its frame, in frame order although they ran in slice
+    // order; frame 1 (the highest z) has the largest disc.
+    let order: Vec<Option<u32>> =
+        r.json().parts.iter().map(|p| p.dicom_image.as_ref().and_then(|i| i.frame_number)).collect();
+    assert_eq!(order, (1..=frames).map(Some).collect::<Vec<_>>());
     let covered = coverage_by_frame(&r);
     assert_eq!(covered.iter().map(|c| c.0).collect::<Vec<_>>(), (1..=frames).collect::<Vec<_>>());
     assert!(covered.windows(2).all(|w| w[0].1 > w[1].1), "{covered:?}");
