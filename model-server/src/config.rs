@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod output;
+pub use output::{Activation, OutputConfig, OutputKind, DEFAULT_MIN_BOX_PIXELS};
+
 /// A configuration that cannot be used; start-up stops with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -111,13 +114,22 @@ fn one() -> usize {
     1
 }
 
+/// Images (frames included) a request may hold unless `max_images` says otherwise: far above
+/// any real study, far below what a file of a million one-pixel frames declares.
+pub const DEFAULT_MAX_IMAGES: usize = 20_000;
+
+fn default_max_images() -> usize {
+    DEFAULT_MAX_IMAGES
+}
+
 /// Intensity preprocessing. The modality rescale (RescaleSlope/Intercept) is always applied
 /// first, so values are in the modality's units (Hounsfield for CT).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreprocessConfig {
-    /// How values become the model's range.
-    #[serde(default)]
+    /// How values become the model's range: a name (`auto`), or a one-key map for a variant
+    /// with values (`{window: {center: 40, width: 400}}`).
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map")]
     pub normalize: Normalize,
 }
 
@@ -139,71 +151,6 @@ pub enum Normalize {
     Zscore,
     /// Values as they are.
     None,
-}
-
-/// What an output becomes in the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputKind {
-    /// Per-pixel probability of one channel → `probability_mask`.
-    ProbabilityMask,
-    /// Per-pixel intensity of one channel → `heatmap` (JET colours).
-    Heatmap,
-    /// Argmax over channels → `numeric_label_mask` named by `classes` (channel 0 = background).
-    NumericLabelMask,
-    /// Connected components of one channel above the threshold → `bounding_boxes_2d`.
-    Boxes,
-    /// `[N, K]` scores → study and series classification JSON named by `classes`.
-    Classification,
-}
-
-impl OutputKind {
-    /// Whether the output is per pixel (`[N, C, H, W]` or `[1, C, D, H, W]`).
-    pub fn per_pixel(self) -> bool {
-        self != Self::Classification
-    }
-}
-
-/// An activation applied to an output before it is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// Values are already probabilities (or labels).
-    #[default]
-    None,
-    /// Elementwise logistic.
-    Sigmoid,
-    /// Over the channel axis.
-    Softmax,
-}
-
-/// One model output and its meaning.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputConfig {
-    /// ONNX output name.
-    pub name: String,
-    /// What it becomes.
-    pub kind: OutputKind,
-    /// Applied first.
-    #[serde(default)]
-    pub activation: Activation,
-    /// The channel read for per-pixel kinds.
-    #[serde(default)]
-    pub channel: usize,
-    /// Shown with the result.
-    #[serde(default)]
-    pub label: Option<String>,
-    /// Display threshold (probability masks) or cut (boxes), 0..1.
-    #[serde(default = "half")]
-    pub threshold: f64,
-    /// Class names (classification; label masks from channel 1 on).
-    #[serde(default)]
-    pub classes: Vec<String>,
-}
-
-fn half() -> f64 {
-    0.5
 }
 
 /// Which runtime runs the model.
@@ -301,6 +248,10 @@ pub struct ModelConfig {
     pub preprocess: PreprocessConfig,
     /// The outputs used, in order.
     pub outputs: Vec<OutputConfig>,
+    /// Images one request may hold, every frame of a multi-frame instance counted (default
+    /// [`DEFAULT_MAX_IMAGES`]); a study with more is refused with 422 before any is decoded.
+    #[serde(default = "default_max_images")]
+    pub max_images: usize,
     /// Also serve it to MONAI Label clients (`GET /info/`, `POST /infer/{name}`, see
     /// [`ModelConfig::name`]); off by default.
     #[serde(default)]
@@ -354,6 +305,9 @@ impl ModelConfig {
         if self.input.layout == Layout::Ncdhw && self.input.batch != 1 {
             return Err(InvalidKey::new("input.batch", "NCDHW models take one volume per run: batch must be 1"));
         }
+        if self.max_images == 0 {
+            return Err(InvalidKey::new("max_images", "must be at least 1"));
+        }
         if self.threads == Some(0) {
             return Err(InvalidKey::new("threads", "must be at least 1"));
         }
@@ -392,6 +346,12 @@ impl ModelConfig {
                 return Err(InvalidKey::new(
                     format!("outputs[{i}].threshold"),
                     format!("{} is outside 0..1", o.threshold),
+                ));
+            }
+            if o.min_box_pixels.is_some() && o.kind != OutputKind::Boxes {
+                return Err(InvalidKey::new(
+                    format!("outputs[{i}].min_box_pixels"),
+                    format!("applies to kind boxes, not {:?}", o.kind),
                 ));
             }
             let needs_classes = matches!(o.kind, OutputKind::Classification | OutputKind::NumericLabelMask);

@@ -44,6 +44,8 @@ fn keys_and_values_are_checked() {
         Some("device: applies to engine onnxruntime, not Tract")
     );
     assert_eq!(parse(&format!("{ONE}threads: 0\n")).err().as_deref(), Some("threads: must be at least 1"));
+    assert_eq!(parse(&format!("{ONE}max_images: 0\n")).err().as_deref(), Some("max_images: must be at least 1"));
+    assert_eq!(parse(ONE).map(|c| c.models[0].max_images).ok(), Some(DEFAULT_MAX_IMAGES));
     assert_eq!(
         parse(&ONE.replace("[64, 64]", "[64]")).err().as_deref(),
         Some("input.size: must be 2 positive numbers for Nchw")
@@ -63,4 +65,26 @@ fn keys_and_values_are_checked() {
         parse(&ONE.replace("model: m.onnx", "engine: remote")).err().as_deref(),
         Some("remote: engine remote needs a remote block")
     );
+}
+
+#[test]
+fn the_box_size_cut_is_a_key_of_box_outputs() {
+    let boxes = ONE.replace("kind: heatmap", "kind: boxes, min_box_pixels: 4");
+    let c = parse(&boxes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.models[0].outputs[0].min_box_pixels(), 4);
+    let c = parse(&ONE.replace("kind: heatmap", "kind: boxes")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.models[0].outputs[0].min_box_pixels(), DEFAULT_MIN_BOX_PIXELS);
+    assert_eq!(
+        parse(&ONE.replace("kind: heatmap", "kind: heatmap, min_box_pixels: 4")).err().as_deref(),
+        Some("outputs[0].min_box_pixels: applies to kind boxes, not Heatmap")
+    );
+}
+
+#[test]
+fn a_fixed_window_is_written_as_the_readme_shows() {
+    let window = format!("{ONE}preprocess: {{normalize: {{window: {{center: 40, width: 400}}}}}}\n");
+    let c = parse(&window).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(c.models[0].preprocess.normalize, Normalize::Window { center: 40.0, width: 400.0 }));
+    let c = parse(&format!("{ONE}preprocess: {{normalize: zscore}}\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(c.models[0].preprocess.normalize, Normalize::Zscore));
 }

@@ -44,11 +44,15 @@ pub fn resize_nearest(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) ->
         .collect()
 }
 
-/// Bounding boxes `(x0, y0, x1, y1)` of the 4-connected components of `mask` with at least
-/// `min_pixels` pixels.
-pub fn components(mask: &[bool], w: usize, h: usize, min_pixels: usize) -> Vec<(usize, usize, usize, usize)> {
+/// A box `(x0, y0, x1, y1)`, corners included.
+pub type PixelBox = (usize, usize, usize, usize);
+
+/// Bounding boxes of the 4-connected components of `mask` with at least `min_pixels` pixels,
+/// and how many smaller components were dropped.
+pub fn components(mask: &[bool], w: usize, h: usize, min_pixels: usize) -> (Vec<PixelBox>, usize) {
     let mut seen = vec![false; mask.len()];
     let mut boxes = Vec::new();
+    let mut dropped = 0;
     let mut stack = Vec::new();
     for start in 0..mask.len().min(w * h) {
         if !mask[start] || seen[start] {
@@ -75,9 +79,11 @@ pub fn components(mask: &[bool], w: usize, h: usize, min_pixels: usize) -> Vec<(
         }
         if n >= min_pixels {
             boxes.push((x0, y0, x1, y1));
+        } else {
+            dropped += 1;
         }
     }
-    boxes
+    (boxes, dropped)
 }
 
 #[cfg(test)]
@@ -100,8 +106,8 @@ mod tests {
         let m = [true, true, false, false,
                  false, true, false, true,
                  false, false, false, true];
-        assert_eq!(components(&m, 4, 3, 1), vec![(0, 0, 1, 1), (3, 1, 3, 2)]);
-        assert_eq!(components(&m, 4, 3, 3), vec![(0, 0, 1, 1)]);
+        assert_eq!(components(&m, 4, 3, 1), (vec![(0, 0, 1, 1), (3, 1, 3, 2)], 0));
+        assert_eq!(components(&m, 4, 3, 3), (vec![(0, 0, 1, 1)], 1));
     }
 
     #[test]

@@ -12,11 +12,14 @@
 
 pub mod config;
 pub mod engine;
+mod frames;
 mod image_ops;
 pub mod model;
+mod native_frames;
 pub mod platform;
 mod postprocess;
 mod preprocess;
+mod results;
 pub mod service;
 pub mod study;
 

@@ -5,18 +5,20 @@
 //! between them), and each batch's outputs are written into the result masks as soon as it
 //! finishes. Memory holds a few batches plus the result, never the whole study as floats.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use arterys_gateway::{
-    BoundingBox, HandlerError, HandlerResult, InferenceInput, InferenceResponse, Mask, MaskPart, MaskShape,
-};
+use arterys_gateway::cancel::{self, Cancelled};
+use arterys_gateway::{HandlerError, HandlerResult, InferenceInput, InferenceResponse};
+use tracing::info;
 
 use crate::config::{EngineKind, Layout, ModelConfig, OutputKind};
 use crate::engine::{self, Engine, LoadError, OutputTensor, RunError, RunErrorKind};
-use crate::image_ops::components;
+use crate::frames::{self, Image, SeriesPlan};
 use crate::postprocess::{self, Scores};
-use crate::preprocess::prepare;
+use crate::preprocess::{open_part, prepare, Opened};
+use crate::results::{Item, Pending};
 use crate::study::Study;
 
 /// Batches prepared ahead of the engine.
@@ -28,29 +30,11 @@ pub struct Model {
     config: ModelConfig,
 }
 
-/// One image of a batch: where it goes in its series.
-struct Item {
-    /// Index in the request's DICOM list.
-    index: usize,
-    /// Position in the series' timepoint-then-slice order.
-    slot: usize,
-    /// Image size (columns, rows).
-    size: (u32, u32),
-}
-
 /// One engine run's worth of input.
 struct Batch {
     series: usize,
     items: Vec<Item>,
     tensor: Vec<f32>,
-}
-
-/// What a series has produced so far, per configured output.
-enum Pending {
-    Scores(Scores),
-    Boxes(Vec<BoundingBox>),
-    Volume { shape: MaskShape, data: Vec<u8> },
-    Images(Vec<MaskPart>),
 }
 
 impl Model {
@@ -109,76 +93,68 @@ impl Model {
         Ok(started.elapsed())
     }
 
-    /// Answers a request: every image through the model, results by the config.
+    /// Answers a request: every frame of every image through the model, results by the
+    /// config. Stops at the next image or batch once the request is cancelled (its client
+    /// gone or its deadline passed), and logs so.
     pub fn answer(&self, input: &InferenceInput) -> HandlerResult {
         let study = Study::read(input)?;
-        let series: Vec<_> = study.image_series().collect();
+        let images: usize =
+            study.instances.iter().filter(|i| i.has_pixels()).map(|i| i.number_of_frames as usize).sum();
+        if images > self.config.max_images {
+            return Err(HandlerError::unprocessable(format!(
+                "the study has {images} images (frames included); this model takes at most {} (max_images)",
+                self.config.max_images
+            )));
+        }
+        let plans = frames::plan(&study, input)?;
+        let total: usize = plans.iter().map(SeriesPlan::len).sum();
+        info!("{} series, {total} images (frames included)", plans.len());
         let (tx, rx) = sync_channel(PIPELINE_DEPTH);
         let mut response = InferenceResponse::new();
-        std::thread::scope(|scope| {
-            scope.spawn(|| self.produce(input, &study, &series, tx));
-            self.consume(&study, &series, rx, &mut response)
-        })?;
-        Ok(response)
+        let (prepared, mut inferred) = (AtomicUsize::new(0), 0);
+        // The preprocessing thread stops with the request too: it carries the handler's token.
+        let token = cancel::current();
+        let (study, plans, counted) = (&study, &plans, &prepared);
+        let result = std::thread::scope(|scope| {
+            scope.spawn(move || match token {
+                Some(token) => token.scope(|| self.produce(input, study, plans, tx, counted)),
+                None => self.produce(input, study, plans, tx, counted),
+            });
+            self.consume(study, plans, rx, &mut response, &mut inferred)
+        });
+        match result {
+            Err(_) if cancel::checkpoint().is_err() => {
+                let prepared = prepared.load(Ordering::Relaxed);
+                let why = format!(
+                    "{Cancelled}: stopped after {prepared} images prepared and {inferred} run of {total} images"
+                );
+                info!("{why}");
+                Err(HandlerError::gateway_timeout(why))
+            }
+            other => other.map(|()| response),
+        }
     }
 
-    /// The preprocessing side: batches in series order, until done, an error, or the engine
-    /// side hangs up.
+    /// The preprocessing side: batches in series order, until done, an error, a cancelled
+    /// request, or the engine side hangs up.
     fn produce(
         &self,
         input: &InferenceInput,
         study: &Study,
-        series: &[&arterys_gateway::dicom::SortedSeries],
+        plans: &[SeriesPlan],
         tx: SyncSender<Result<Batch, HandlerError>>,
+        prepared: &AtomicUsize,
     ) {
-        let model = self.config.input.plane();
-        let plane = model.0 * model.1;
-        let normalize = &self.config.preprocess.normalize;
-        let image = |index: usize| {
-            let part = input.dicom.get(index).ok_or_else(|| HandlerError::internal("image index out of range"))?;
-            prepare(part, study.instances[index].window, normalize, model)
-        };
-        for (s, one) in series.iter().enumerate() {
-            let order: Vec<usize> = one.timepoints.iter().flatten().copied().collect();
-            let groups: Vec<(usize, &[usize])> = match self.config.input.layout {
-                Layout::Nchw => order
-                    .chunks(self.config.input.batch)
-                    .enumerate()
-                    .map(|(k, c)| (k * self.config.input.batch, c))
-                    .collect(),
-                Layout::Ncdhw => {
-                    let depth = one.depth().max(1);
-                    order.chunks(depth).enumerate().map(|(k, c)| (k * depth, c)).collect()
-                }
+        // The instance being decoded: its frames come from one opened object.
+        let mut opened: Option<Opened> = None;
+        for (s, plan) in plans.iter().enumerate() {
+            let order: Vec<Image> = plan.order().collect();
+            let size = match self.config.input.layout {
+                Layout::Nchw => self.config.input.batch,
+                Layout::Ncdhw => plan.depth().max(1),
             };
-            for (first, group) in groups {
-                let batch = (|| -> Result<Batch, HandlerError> {
-                    let mut items = Vec::with_capacity(group.len());
-                    let mut planes = Vec::with_capacity(group.len());
-                    for (k, &index) in group.iter().enumerate() {
-                        let p = image(index)?;
-                        items.push(Item { index, slot: first + k, size: p.size });
-                        planes.push(p.plane);
-                    }
-                    let tensor = match self.config.input.layout {
-                        Layout::Nchw => {
-                            // A short last batch is padded with zeros: the shape is fixed.
-                            let mut t = vec![0f32; self.config.input.batch * plane];
-                            for (k, p) in planes.iter().enumerate() {
-                                t[k * plane..(k + 1) * plane].copy_from_slice(p);
-                            }
-                            t
-                        }
-                        Layout::Ncdhw => {
-                            let md = self.config.input.size[0];
-                            let refs: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
-                            let mut t = Vec::with_capacity(md * plane);
-                            (0..md).for_each(|z| postprocess::lerp_plane(&refs, md, z, &mut t, plane));
-                            t
-                        }
-                    };
-                    Ok(Batch { series: s, items, tensor })
-                })();
+            for (k, group) in order.chunks(size).enumerate() {
+                let batch = self.batch(input, study, (s, k * size), group, &mut opened, prepared);
                 let failed = batch.is_err();
                 if tx.send(batch).is_err() || failed {
                     return;
@@ -187,24 +163,81 @@ impl Model {
         }
     }
 
-    /// The engine side: runs each batch as it arrives and files its results.
+    /// One engine run's input: the images of `group`, the first at `slot` of series `series`.
+    fn batch(
+        &self,
+        input: &InferenceInput,
+        study: &Study,
+        (series, first): (usize, usize),
+        group: &[Image],
+        opened: &mut Option<Opened>,
+        prepared: &AtomicUsize,
+    ) -> Result<Batch, HandlerError> {
+        let model = self.config.input.plane();
+        let plane = model.0 * model.1;
+        let mut items = Vec::with_capacity(group.len());
+        let mut planes = Vec::with_capacity(group.len());
+        for (k, image) in group.iter().enumerate() {
+            cancel::checkpoint().map_err(cancelled)?;
+            let part =
+                input.dicom.get(image.index).ok_or_else(|| HandlerError::internal("image index out of range"))?;
+            if opened.as_ref().map(|o| o.index) != Some(image.index) {
+                *opened = None; // one decoded instance held at a time
+                *opened = Some(open_part(part, image.index)?);
+            }
+            let Some(instance) = opened.as_mut() else {
+                return Err(HandlerError::internal("no image opened"));
+            };
+            let window = study.instances[image.index].window;
+            let p = prepare(part, instance, image.frame_index(), window, &self.config.preprocess.normalize, model)?;
+            items.push(Item { index: image.index, frame: image.frame, slot: first + k, size: p.size });
+            planes.push(p.plane);
+            prepared.fetch_add(1, Ordering::Relaxed);
+        }
+        let tensor = match self.config.input.layout {
+            Layout::Nchw => {
+                // A short last batch is padded with zeros: the shape is fixed.
+                let mut t = vec![0f32; self.config.input.batch * plane];
+                for (k, p) in planes.iter().enumerate() {
+                    t[k * plane..(k + 1) * plane].copy_from_slice(p);
+                }
+                t
+            }
+            Layout::Ncdhw => {
+                let md = self.config.input.size[0];
+                let refs: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
+                let mut t = Vec::with_capacity(md * plane);
+                (0..md).for_each(|z| postprocess::lerp_plane(&refs, md, z, &mut t, plane));
+                t
+            }
+        };
+        Ok(Batch { series, items, tensor })
+    }
+
+    /// The engine side: runs each batch as it arrives and files its results; counts the
+    /// images run into `inferred`.
     fn consume(
         &self,
         study: &Study,
-        series: &[&arterys_gateway::dicom::SortedSeries],
+        plans: &[SeriesPlan],
         rx: Receiver<Result<Batch, HandlerError>>,
         r: &mut InferenceResponse,
+        inferred: &mut usize,
     ) -> Result<(), HandlerError> {
         let outputs = &self.config.outputs;
-        let mut pending: Vec<Vec<Pending>> = Vec::with_capacity(series.len());
-        let mut done = vec![0usize; series.len()];
+        let mut pending: Vec<Vec<Pending>> =
+            plans.iter().map(|p| outputs.iter().map(|o| Pending::new(o.kind, p.volume)).collect()).collect();
+        let mut done = vec![0usize; plans.len()];
         let mut study_scores: Vec<Scores> = vec![Scores::default(); outputs.len()];
+        let mut dropped = vec![0usize; outputs.len()];
         for batch in rx {
             let batch = batch?;
+            cancel::checkpoint().map_err(cancelled)?;
             let started = Instant::now();
             let tensors = self.engine.run(&batch.tensor).map_err(|e| handler_error(&e))?;
             let route = self.config.route.as_deref().unwrap_or("/");
             arterys_gateway::metrics::model_batch(route, batch.items.len(), started.elapsed());
+            *inferred += batch.items.len();
             if tensors.len() != outputs.len() {
                 return Err(HandlerError::internal(format!(
                     "the engine gave {} outputs for {} configured",
@@ -212,12 +245,7 @@ impl Model {
                     outputs.len()
                 )));
             }
-            let one = series[batch.series];
-            let slices = one.timepoints.iter().map(Vec::len).sum::<usize>();
-            while pending.len() <= batch.series {
-                let geometry = study.has_geometry(series[pending.len()]);
-                pending.push(outputs.iter().map(|o| pending_for(o.kind, geometry)).collect());
-            }
+            let plan = &plans[batch.series];
             let depth = batch.items.len();
             for (k, item) in batch.items.iter().enumerate() {
                 for (o, out) in outputs.iter().enumerate() {
@@ -226,34 +254,14 @@ impl Model {
                         Layout::Nchw => postprocess::per_item(shape, values, k, out.activation),
                         Layout::Ncdhw => postprocess::volume_item(shape, values, k, depth, out.activation),
                     };
-                    self.file(out, &values, item, study, one, &mut pending[batch.series][o])?;
+                    pending[batch.series][o].file(&self.config, out, &values, item, study, plan)?;
                 }
             }
             done[batch.series] += batch.items.len();
-            if done[batch.series] == slices {
+            if done[batch.series] == plan.len() {
                 let finished = std::mem::take(&mut pending[batch.series]);
-                for ((out, p), study_score) in outputs.iter().zip(finished).zip(&mut study_scores) {
-                    match p {
-                        Pending::Scores(scores) => {
-                            if let Some(mean) = scores.mean() {
-                                r.add_series_ml_json(
-                                    &one.series_instance_uid,
-                                    postprocess::classification_json(out, &mean),
-                                );
-                            }
-                            study_score.merge(&scores);
-                        }
-                        Pending::Boxes(boxes) => boxes.into_iter().for_each(|b| {
-                            r.add_bounding_box(b);
-                        }),
-                        Pending::Volume { shape, data } => {
-                            let mask = Mask::new(shape, data)?;
-                            r.add_mask(postprocess::part(out, mask).for_series(&one.series_instance_uid));
-                        }
-                        Pending::Images(parts) => parts.into_iter().for_each(|p| {
-                            r.add_mask(p);
-                        }),
-                    }
+                for (o, (out, p)) in outputs.iter().zip(finished).enumerate() {
+                    p.finish(out, plan, &mut study_scores[o], &mut dropped[o], r)?;
                 }
             }
         }
@@ -262,80 +270,16 @@ impl Model {
                 r.set_study_ml_json(postprocess::classification_json(out, &mean));
             }
         }
-        Ok(())
-    }
-
-    /// Files one image's output values into its series' results.
-    fn file(
-        &self,
-        out: &crate::config::OutputConfig,
-        values: &[f32],
-        item: &Item,
-        study: &Study,
-        series: &arterys_gateway::dicom::SortedSeries,
-        pending: &mut Pending,
-    ) -> Result<(), HandlerError> {
-        let model = self.config.input.plane();
-        let info = &study.instances[item.index];
-        match pending {
-            Pending::Scores(scores) => scores.add(values),
-            Pending::Boxes(boxes) => {
-                let plane = postprocess::plane_at(out, values, model, item.size);
-                let above: Vec<bool> = plane.iter().map(|&p| p >= out.threshold as f32).collect();
-                let (w, h) = (item.size.0 as usize, item.size.1 as usize);
-                for (x0, y0, x1, y1) in components(&above, w, h, 16) {
-                    let label = out.label.clone().unwrap_or_else(|| "Finding".into());
-                    boxes.push(BoundingBox::new(
-                        label,
-                        &info.sop_instance_uid,
-                        [x0 as i64, y0 as i64],
-                        [x1 as i64, y1 as i64],
-                    ));
-                }
-            }
-            Pending::Volume { shape, data } => {
-                let (w, h) = item.size;
-                if data.is_empty() {
-                    let timepoints = series.timepoints.len() as u32;
-                    *shape = MaskShape::Volume { timepoints, depth: series.depth() as u32, height: h, width: w };
-                    *data = vec![0; shape.voxel_count().unwrap_or(0)];
-                }
-                let plane = w as usize * h as usize;
-                let target = data
-                    .get_mut(item.slot * plane..(item.slot + 1) * plane)
-                    .filter(|_| shape.dims().2 == h && shape.dims().3 == w);
-                let Some(target) = target else {
-                    return Err(HandlerError::unprocessable(format!(
-                        "series {}: its images differ in size ({}x{} after {}x{}); a volume needs one size",
-                        series.series_instance_uid,
-                        w,
-                        h,
-                        shape.dims().3,
-                        shape.dims().2
-                    )));
-                };
-                target.copy_from_slice(&postprocess::mask_at(out, values, model, item.size));
-            }
-            Pending::Images(parts) => {
-                let mask = Mask::new(
-                    MaskShape::image(item.size.0, item.size.1),
-                    postprocess::mask_at(out, values, model, item.size),
-                )?;
-                parts.push(postprocess::part(out, mask).for_image(&info.sop_instance_uid, None));
-            }
+        for (out, &n) in outputs.iter().zip(&dropped).filter(|(_, &n)| n > 0) {
+            info!("output {}: {n} boxes under min_box_pixels ({}) dropped", out.name, out.min_box_pixels());
         }
         Ok(())
     }
 }
 
-/// An empty result for an output of `kind` in a series with (or without) geometry.
-fn pending_for(kind: OutputKind, geometry: bool) -> Pending {
-    match kind {
-        OutputKind::Classification => Pending::Scores(Scores::default()),
-        OutputKind::Boxes => Pending::Boxes(Vec::new()),
-        _ if geometry => Pending::Volume { shape: MaskShape::image(0, 0), data: Vec::new() },
-        _ => Pending::Images(Vec::new()),
-    }
+/// A cancelled request as an error (its client is gone or has had its 504 already).
+pub(crate) fn cancelled(e: Cancelled) -> HandlerError {
+    HandlerError::gateway_timeout(e.to_string())
 }
 
 /// A failed run as the request's status: 503, 502 or 504 for a remote, 500 otherwise.

@@ -4,9 +4,11 @@
 
 use arterys_gateway::dicom::display::{modality_values, open};
 use arterys_gateway::{HandlerError, RequestPart};
+use dicom_object::DefaultDicomObject;
 
 use crate::config::Normalize;
 use crate::image_ops::resize_bilinear;
+use crate::native_frames::NativeFrames;
 
 /// One image ready for the model.
 pub(crate) struct Prepared {
@@ -16,25 +18,48 @@ pub(crate) struct Prepared {
     pub plane: Vec<f32>,
 }
 
-/// Decodes the first frame of `part`, normalizes it and resamples it to `(height, width)`. An
-/// image that cannot be decoded (or has no grey values) is a 422.
+/// An instance opened for decoding: its frames are decoded from the one object.
+pub(crate) struct Opened {
+    /// Position in the request's DICOM list.
+    pub index: usize,
+    obj: DefaultDicomObject,
+    /// Uncompressed multi-frame pixel data, put back into `obj` one frame at a time.
+    frames: Option<NativeFrames>,
+}
+
+/// Opens `part` (its index in the request's list is `index`); not DICOM is a 422.
+pub(crate) fn open_part(part: &RequestPart, index: usize) -> Result<Opened, HandlerError> {
+    let mut obj = open(&part.body).map_err(|e| undecodable(part, &e))?;
+    let frames = NativeFrames::take(&mut obj);
+    Ok(Opened { index, obj, frames })
+}
+
+/// Decodes frame `frame` (0-based) of `opened`, normalizes it and resamples it to
+/// `(height, width)`. An image that cannot be decoded (or has no grey values) is a 422.
 pub(crate) fn prepare(
     part: &RequestPart,
+    opened: &mut Opened,
+    frame: u32,
     file_window: Option<[f64; 2]>,
     how: &Normalize,
     (height, width): (usize, usize),
 ) -> Result<Prepared, HandlerError> {
-    let undecodable = |e: &dyn std::fmt::Display| {
-        HandlerError::unprocessable(format!("part {}: the image cannot be decoded: {e}", part.index))
+    let decoded = match &opened.frames {
+        Some(frames) if frames.put(&mut opened.obj, frame) => modality_values(&opened.obj, 0),
+        Some(_) => return Err(undecodable(part, &format!("there is no frame {}", frame + 1))),
+        None => modality_values(&opened.obj, frame),
     };
-    let obj = open(&part.body).map_err(|e| undecodable(&e))?;
-    let (w, h, mut values) = modality_values(&obj, 0).map_err(|e| undecodable(&e))?;
+    let (w, h, mut values) = decoded.map_err(|e| undecodable(part, &e))?;
     if w == 0 || h == 0 || values.len() != w as usize * h as usize {
-        return Err(undecodable(&format!("{w}x{h} image with {} values", values.len())));
+        return Err(undecodable(part, &format!("{w}x{h} image with {} values", values.len())));
     }
     normalize(&mut values, how, file_window);
     let plane = resize_bilinear(&values, w as usize, h as usize, width, height);
     Ok(Prepared { size: (w, h), plane })
+}
+
+fn undecodable(part: &RequestPart, e: &dyn std::fmt::Display) -> HandlerError {
+    HandlerError::unprocessable(format!("part {}: the image cannot be decoded: {e}", part.index))
 }
 
 /// Rescaled values to the model's range, in place.
