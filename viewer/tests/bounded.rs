@@ -114,3 +114,11 @@ fn fuzz_regressions_display_or_name_a_reason() {
     }
     assert!(seen > 0, "no display regressions in {dir}");
 }
+
+#[test]
+fn a_codec_panic_found_by_fuzzing_is_a_reason() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/display_rle_codec_panic.bin");
+    let obj = display::open(&std::fs::read(path).unwrap()).unwrap();
+    let err = refusal(&obj);
+    assert!(err.contains("the decoder failed"), "{err}");
+}
