@@ -118,10 +118,15 @@ fn open_any(
         let scan = limits::scan_layout(bytes, limits::Layout::Part10 { body: start }, headers_only)?;
         let body = &bytes[start..];
         // The walk above held every length (meta included) to the bytes, in the syntax the
-        // dataset really has, so the fallback reads nothing unchecked.
+        // dataset really has: a dataset walked as Implicit VR is only read as Implicit VR
+        // (read as its meta says, its lengths would be ones nobody checked).
+        if scan.implicit_under_explicit_meta() {
+            let unreadable = || read_err(std::io::Error::other("an Implicit VR dataset under an Explicit VR meta"));
+            return open_vr_mismatch(body).map(|obj| (obj, scan)).ok_or_else(unreadable);
+        }
         return match options.read_preamble(ReadPreamble::Never).from_reader(body) {
             Ok(obj) => Ok((obj, scan)),
-            Err(err) => open_vr_mismatch(body).map(|obj| (obj, scan)).ok_or_else(|| read_err(err)),
+            Err(err) => Err(read_err(err)),
         };
     }
     open_bare(bytes)

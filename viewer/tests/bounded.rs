@@ -114,3 +114,24 @@ fn fuzz_regressions_display_or_name_a_reason() {
     }
     assert!(seen > 0, "no display regressions in {dir}");
 }
+
+#[test]
+fn a_codec_panic_found_by_fuzzing_is_a_reason() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/display_rle_codec_panic.bin");
+    let obj = display::open(&std::fs::read(path).unwrap()).unwrap();
+    let err = refusal(&obj);
+    assert!(err.contains("the decoder failed"), "{err}");
+}
+
+#[test]
+fn a_dataset_walked_as_implicit_vr_is_never_read_as_explicit_vr() {
+    // Found by fuzzing (4.8 KB): the meta says JPEG 2000 (Explicit VR), the dataset starts as
+    // Implicit VR. The header read walked it as Implicit VR (up to the pixel data) and then let
+    // dicom-rs read it as Explicit VR, whose lengths (1.1 GB) nobody had checked.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions/display_implicit_under_explicit_meta.bin");
+    let bytes = std::fs::read(path).unwrap();
+    for err in [arterys_viewer::open_headers(&bytes).unwrap_err(), arterys_viewer::open(&bytes).unwrap_err()] {
+        assert!(matches!(err, arterys_viewer::DicomError::Limits(_)), "{err:?}");
+        assert!(err.to_string().contains("declares 402653267 bytes"), "{err}");
+    }
+}

@@ -163,9 +163,18 @@ pub struct Scan {
     pub pixel_data: Option<PixelData>,
     /// Items seen in the pixel sequence (the offset table included).
     items: u64,
+    /// The dataset is Implicit VR although the meta names an Explicit VR syntax: it was
+    /// walked, and must be read, as Implicit VR.
+    implicit_under_explicit_meta: bool,
 }
 
 impl Scan {
+    /// Whether the dataset was walked as Implicit VR under an Explicit VR meta (and must be
+    /// read so: read as the meta says, its lengths are not the ones checked).
+    pub(crate) fn implicit_under_explicit_meta(&self) -> bool {
+        self.implicit_under_explicit_meta
+    }
+
     fn fragment(&mut self, len: u32) {
         self.items += 1;
         if let Some(PixelData::Encapsulated { fragments, bytes }) = &mut self.pixel_data {
@@ -297,9 +306,11 @@ pub(crate) fn scan_layout(bytes: &[u8], layout: Layout, headers_only: bool) -> R
                     walk::dataset(&inflated, 0, Syntax::ExplicitLe, headers_only)?
                 }
                 // Explicit VR in the meta but Implicit VR in the dataset (some writers do
-                // this; `open` reads such files as Implicit VR): walk what will be read.
+                // this; `open` reads such files as Implicit VR, whole): walk what will be read.
                 _ if bytes.get(start + 4..start + 6).is_some_and(|vr| !vr.iter().all(u8::is_ascii_uppercase)) => {
-                    walk::dataset(bytes, start, Syntax::ImplicitLe, headers_only)?
+                    let mut scan = walk::dataset(bytes, start, Syntax::ImplicitLe, false)?;
+                    scan.implicit_under_explicit_meta = true;
+                    scan
                 }
                 _ => walk::dataset(bytes, start, Syntax::ExplicitLe, headers_only)?,
             };
