@@ -94,6 +94,7 @@ pub struct Gateway {
     server: ServerConfig,
     extra: Option<Router>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
+    healthcheck: Option<MethodRouter>,
 }
 
 impl Default for Gateway {
@@ -115,6 +116,7 @@ impl Gateway {
             server: ServerConfig::default(),
             extra: None,
             working_memory: None,
+            healthcheck: None,
         }
     }
 
@@ -160,6 +162,19 @@ impl Gateway {
     /// What `/healthcheck` reports; called on every health check.
     pub fn readiness<F: Fn() -> Readiness + Send + Sync + 'static>(mut self, f: F) -> Self {
         self.readiness = Arc::new(f);
+        self
+    }
+
+    /// Answers `/healthcheck` (`GET` and `POST`) with `handler`, an axum handler that chooses
+    /// its own status and body, instead of [`Gateway::readiness`]'s text; `/readyz` still
+    /// follows the readiness callback. For a host framework whose health checks return a
+    /// status of their own (the Python package's Flask-style health checks).
+    pub fn healthcheck<H, T>(mut self, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, ()>,
+        T: 'static,
+    {
+        self.healthcheck = Some(probe(handler));
         self
     }
 
@@ -344,7 +359,7 @@ impl Gateway {
             async move { probes::readyz(readiness(), &draining) }
         };
         let mut router = Router::new()
-            .route("/healthcheck", probe(health))
+            .route("/healthcheck", self.healthcheck.unwrap_or_else(|| probe(health)))
             .route("/ping", probe(|| async { "pong: up and accepting connections" }))
             .route("/livez", probe(probes::livez))
             .route("/readyz", probe(ready))
