@@ -27,6 +27,7 @@ mod ab;
 mod inprocess;
 mod models;
 mod plot;
+mod python;
 mod reference;
 mod server;
 mod transport;
@@ -72,6 +73,11 @@ enum What {
     /// nnU-Net-like U-Nets per engine and thread count against Python onnxruntime, and a whole
     /// model-server request (needs ORT_DYLIB_PATH and python3 with onnx, onnxruntime, numpy)
     Models,
+    /// The same SDK-style Python handlers under the SDK's Flask gateway and under the
+    /// `arterys_gateway` package (built from python/ into the reference's venv): one-slice
+    /// requests from `ab` at 1 and 8 clients, the large study with a 3D mask, peak RSS, and
+    /// the Python boundary's cost per request
+    Python,
     /// Ours against the reference peer (Flask on the Arterys SDK's stack, installed from PyPI
     /// into a venv and started here): one-slice requests from `ab` (apt-get install
     /// apache2-utils) against concurrency and cores, and the large study; writes the table's
@@ -140,6 +146,9 @@ fn main() {
         What::Render => render(&study()),
         What::Model => rt.block_on(models::demo()),
         What::Models => rt.block_on(models::models(cli.rounds)),
+        What::Python => {
+            rt.block_on(python::python(&python::Opts { slices: cli.slices, seconds: cli.seconds, rounds: cli.rounds }))
+        }
         What::Transport { out, cores, concurrency } => rt.block_on(transport::transport(&transport::Opts {
             slices: cli.slices,
             seconds: cli.seconds,
