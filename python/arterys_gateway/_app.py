@@ -172,6 +172,7 @@ class Gateway:
         opts.update(self._options_from(gateway_opts))
         for name in _OPTIONS:
             opts.setdefault(name, None)
+        port = 8000 if port is None else port
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer from 0 to 65535, not {port!r}")
         if not self._routes:
@@ -179,7 +180,7 @@ class Gateway:
         self._flask_context()  # import Flask (when installed) before requests come
         routes = {path: self._dispatcher(path, h) for path, h in self._routes.items()}
         health = self._health_dispatcher() if self._health is not None else None
-        _native.serve(routes, health, host or "0.0.0.0", port or 0, opts, _announce)
+        _native.serve(routes, health, host or "0.0.0.0", port, opts, _announce)
 
     # -- what the Rust side calls ---------------------------------------------------------
 

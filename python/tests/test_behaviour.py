@@ -113,3 +113,20 @@ def test_options_are_checked():
         app.add_inference_route("/", lambda *a: None)
     with pytest.raises(ValueError):
         app.run(port=70000)
+
+
+def test_handlers_run_on_max_concurrent_threads(serve):
+    app = serve("behaviour.py", "max_concurrent=2")
+    answers = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(post(app.url + "/slow", {"seconds": "3"}, study())))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    # Both handlers are sleeping at once: two threads of the pool.
+    wait_until(lambda: app.output().count("sleeping 3 s") == 2 or not any(t.is_alive() for t in threads))
+    assert app.output().count("sleeping 3 s") == 2 and all(t.is_alive() for t in threads)
+    for t in threads:
+        t.join(60)
+    assert [a.status_code for a in answers] == [200, 200]
