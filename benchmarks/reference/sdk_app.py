@@ -81,8 +81,11 @@ def main():
     app.add_inference_route("/noop", noop)
     threading.Thread(target=announce, args=(port,), daemon=True).start()
     if args.gateway == "flask":
-        # The SDK's way of running it (Werkzeug's server, a thread per request).
-        app.run(host="127.0.0.1", port=port, threaded=True)
+        # What `app.run(threaded=True)` runs (Werkzeug's server, a thread per request),
+        # without its banner on stdout.
+        from werkzeug.serving import make_server
+
+        make_server("127.0.0.1", port, app, threaded=True).serve_forever()
     else:
         app.run(host="127.0.0.1", port=port)
 

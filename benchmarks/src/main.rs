@@ -196,6 +196,16 @@ async fn serve(mode: &str, model_config: Option<&Path>, server_config: Option<&P
         let _ = server.run().await;
         return;
     }
+    if mode == "constant" {
+        // The transport alone: a Rust handler that answers a constant (`bench python`'s
+        // baseline for the Python boundary).
+        let gw = arterys_gateway::Gateway::new().route("/", |_| Ok(arterys_gateway::InferenceResponse::new()));
+        let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
+        println!("LISTENING {}", server.local_addr().port());
+        let _ = std::io::stdout().flush();
+        let _ = server.run().await;
+        return;
+    }
     let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
     let ready = Arc::new(AtomicBool::new(true));
     let mut gw = arterys_mock_server::service(mode, Arc::clone(&ready));

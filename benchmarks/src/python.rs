@@ -80,11 +80,12 @@ pub(crate) async fn python(o: &Opts) {
         small.push((c, a, b));
     }
     let (small_rss_ours, small_rss_theirs) = (ours.peak_rss(), theirs.peak_rss());
-    // The Python boundary: a constant Python handler against the same constant answer from a
-    // Rust handler (the mock server's classification), one keep-alive client.
+    // The Python boundary: a Python handler that answers a constant against a Rust handler
+    // that answers one (`bench serve --mode constant`), the same request, one keep-alive
+    // client: the difference is the dispatch (GIL, the parts as Python objects, json).
     let noop_py = noop_ab(&ours, &dir, "/noop", o.seconds);
     drop((ours, theirs));
-    let rust = Server::start(&["--mode", "classification"]);
+    let rust = Server::start(&["--mode", "constant"]);
     let noop_rust = noop_ab(&rust, &dir, "/", o.seconds);
     drop(rust);
     let boundary_us = (noop_py.mean_ms - noop_rust.mean_ms) * 1e3;

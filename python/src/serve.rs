@@ -47,13 +47,14 @@ pub(crate) fn serve(
     options: Options,
     on_bound: Py<PyAny>,
 ) -> PyResult<()> {
-    if let Some(path) = &options.logging_config {
-        arterys_gateway::logging::init_from_flag(std::path::Path::new(path))
-            .map_err(|e| PyValueError::new_err(format!("logging_config: {e}")))?;
-    } else {
-        // Another gateway in this process may have installed logging already: keep it.
-        let _ = arterys_gateway::logging::LoggingConfig::default().init();
-    }
+    // The gateway's own lines go to stderr, where Python's logging and Flask write theirs.
+    let config = match &options.logging_config {
+        Some(path) => arterys_gateway::logging::LoggingConfig::load(path)
+            .map_err(|e| PyValueError::new_err(format!("logging_config: {e}")))?,
+        None => arterys_gateway::logging::LoggingConfig::default(),
+    };
+    // Another gateway in this process may have installed logging already: keep it.
+    let _ = config.init_with_writer(std::io::stderr);
     let gateway = build(routes, health, &options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
