@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from conftest import TESTDATA, decode, post, study, tool
+from conftest import TESTDATA, decode, post, study, tool, wait_until
 
 ROUTES = [
     ("boxes", "test_3d", "received: 1 bounding boxes"),
@@ -91,7 +91,7 @@ def test_readme_example(serve, tmp_path):
     # registered error handler answers, as with the SDK, and the service keeps serving.
     resp = post(app.url + "/", {}, study("test_3d"))
     assert (resp.status_code, resp.text) == (500, "internal server error")
-    assert "UnboundLocalError" in app.output()
+    wait_until(lambda: "UnboundLocalError" in app.output())
     out = subprocess.run(
         [str(tool()), "-i", str(TESTDATA / "test_3d"), "--host", "127.0.0.1", "-p", str(app.port),
          "-r", "/fixed", "-o", str(tmp_path)],
