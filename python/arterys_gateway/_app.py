@@ -178,7 +178,6 @@ class Gateway:
         if not self._routes:
             raise ValueError("no inference route: call add_inference_route first")
         self._flask_context()  # import Flask (when installed) before requests come
-        _return_large_blocks_promptly()
         routes = {path: self._dispatcher(path, h) for path, h in self._routes.items()}
         health = self._health_dispatcher() if self._health is not None else None
         _native.serve(routes, health, host or "0.0.0.0", port, opts, _announce)
@@ -225,7 +224,10 @@ class Gateway:
         # The request's bytes are not needed any more: free them before the answer's buffers
         # are made (a study and its mask need not be in memory together).
         del instances, kwargs
+        received = sum(map(len, parts))
         parts.clear()
+        if received >= _TRIM_AFTER:
+            _trim()
         try:
             return protocol_answer(result)
         except ProtocolError as e:
@@ -300,19 +302,28 @@ def _typed_kwargs(handler: Callable[..., Any]) -> Tuple[str, ...]:
     )
 
 
-def _return_large_blocks_promptly() -> None:
-    """Makes glibc's malloc serve blocks of 256 KiB and more with mmap, always: each DICOM
-    part and answer buffer then goes back to the system when freed. By default glibc raises
-    that threshold after the first such block is freed, and a study's worth of parts then stays
-    in the heap after its request, which doubled the resident memory after a few studies."""
+# A request this large has its freed parts handed back to the system at once.
+_TRIM_AFTER = 32 << 20
+
+
+def _load_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim(0)``: returns the heap's free pages to the system. A study's parts
+    are each under glibc's mmap threshold, so they come from the heap, and without it they stay
+    resident after their request (the next study's then add to them). Elsewhere, nothing."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6")
-        M_MMAP_THRESHOLD = -3
-        libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
-        pass  # not glibc: its allocator has its own policy
+        return lambda: None
+
+    def release() -> None:
+        trim(0)
+
+    return release
+
+
+_trim = _load_trim()
 
 
 def _announce(host: str, port: int) -> None:
