@@ -26,6 +26,8 @@ pub struct AbResult {
 /// A load to run.
 pub struct Load<'a> {
     pub addr: SocketAddr,
+    /// The request path (e.g. `/`).
+    pub path: &'a str,
     pub body: &'a Path,
     pub content_type: &'a str,
     pub concurrency: usize,
@@ -92,7 +94,7 @@ pub fn run(load: &Load<'_>) -> AbResult {
             if load.keep_alive {
                 cmd.arg("-k");
             }
-            cmd.arg(format!("http://{}/", load.addr));
+            cmd.arg(format!("http://{}{}", load.addr, load.path));
             cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
             cmd.spawn().unwrap_or_else(|e| fail(&format!("ab: {e} (apt-get install apache2-utils)")))
         })

@@ -27,6 +27,7 @@ mod ab;
 mod inprocess;
 mod models;
 mod plot;
+mod python;
 mod reference;
 mod server;
 mod transport;
@@ -72,6 +73,11 @@ enum What {
     /// nnU-Net-like U-Nets per engine and thread count against Python onnxruntime, and a whole
     /// model-server request (needs ORT_DYLIB_PATH and python3 with onnx, onnxruntime, numpy)
     Models,
+    /// The same SDK-style Python handlers under the SDK's Flask gateway and under the
+    /// `arterys_gateway` package (built from python/ into the reference's venv): one-slice
+    /// requests from `ab` at 1 and 8 clients, the large study with a 3D mask, peak RSS, and
+    /// the Python boundary's cost per request
+    Python,
     /// Ours against the reference peer (Flask on the Arterys SDK's stack, installed from PyPI
     /// into a venv and started here): one-slice requests from `ab` (apt-get install
     /// apache2-utils) against concurrency and cores, and the large study; writes the table's
@@ -140,6 +146,9 @@ fn main() {
         What::Render => render(&study()),
         What::Model => rt.block_on(models::demo()),
         What::Models => rt.block_on(models::models(cli.rounds)),
+        What::Python => {
+            rt.block_on(python::python(&python::Opts { slices: cli.slices, seconds: cli.seconds, rounds: cli.rounds }))
+        }
         What::Transport { out, cores, concurrency } => rt.block_on(transport::transport(&transport::Opts {
             slices: cli.slices,
             seconds: cli.seconds,
@@ -181,6 +190,16 @@ async fn serve(mode: &str, model_config: Option<&Path>, server_config: Option<&P
         let slots = service::slots(&config);
         service::load_all(config, &slots).unwrap_or_else(|e| fail(&e.to_string()));
         let gw = service::routes(arterys_gateway::Gateway::new(), &slots);
+        let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
+        println!("LISTENING {}", server.local_addr().port());
+        let _ = std::io::stdout().flush();
+        let _ = server.run().await;
+        return;
+    }
+    if mode == "constant" {
+        // The transport alone: a Rust handler that answers a constant (`bench python`'s
+        // baseline for the Python boundary).
+        let gw = arterys_gateway::Gateway::new().route("/", |_| Ok(arterys_gateway::InferenceResponse::new()));
         let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
         println!("LISTENING {}", server.local_addr().port());
         let _ = std::io::stdout().flush();

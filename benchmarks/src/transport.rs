@@ -40,7 +40,7 @@ fn cpu_list(from: usize, n: usize) -> String {
 
 /// `ab` against `addr`, `c` clients; with `server_cpus` cores of this machine given to the
 /// server, the client is pinned to the others when there are any.
-fn ab_run(
+pub(crate) fn ab_run(
     addr: SocketAddr,
     body: &Path,
     c: usize,
@@ -57,6 +57,7 @@ fn ab_run(
     };
     ab::run(&Load {
         addr,
+        path: "/",
         body,
         content_type: CT,
         concurrency: c,
@@ -67,25 +68,31 @@ fn ab_run(
     })
 }
 
-fn fmt_ab(r: &AbResult) -> String {
+pub(crate) fn fmt_ab(r: &AbResult) -> String {
     format!(
         "{:.0} req/s, mean {:.2} ms, p50 {:.0} ms, p99 {:.0} ms, {} errors",
         r.requests_per_s, r.mean_ms, r.p50_ms, r.p99_ms, r.errors
     )
 }
 
-fn ab_json(r: &AbResult) -> serde_json::Value {
+pub(crate) fn ab_json(r: &AbResult) -> serde_json::Value {
     json!({"requests_per_s": r.requests_per_s, "mean_ms": r.mean_ms, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "complete": r.complete, "errors": r.errors})
 }
 
-/// Best of `rounds` large-study exchanges: (wall, peak RSS, response bytes).
-async fn large_rounds(server: &Server, slices: &[Bytes], rounds: usize, who: &str) -> (Duration, u64, u64) {
+/// Best of `rounds` large-study exchanges on `route`: (wall, peak RSS, response bytes).
+pub(crate) async fn large_rounds(
+    server: &Server,
+    route: &str,
+    slices: &[Bytes],
+    rounds: usize,
+    who: &str,
+) -> (Duration, u64, u64) {
     let client = client();
     let mut best: Option<(Duration, u64, u64)> = None;
     for round in 1..=rounds.max(1) {
         server.reset_peak();
         let t = Instant::now();
-        let (status, parts, resp_bytes) = exchange(&client, server.addr, "/", request_body(slices))
+        let (status, parts, resp_bytes) = exchange(&client, server.addr, route, request_body(slices))
             .await
             .unwrap_or_else(|e| fail(&format!("{who}: {e}")));
         let wall = t.elapsed();
@@ -151,10 +158,10 @@ pub(crate) async fn transport(o: &Opts) {
     let study = synthetic_study(o.slices);
     let (floor, hashed) = hash_floor(&study);
     let ours = Server::mock_server(None, &["--mode", "seg3d"]).await;
-    let (ow, orss, resp) = large_rounds(&ours, &study, o.rounds, "ours").await;
+    let (ow, orss, resp) = large_rounds(&ours, "/", &study, o.rounds, "ours").await;
     drop(ours);
     let theirs = reference::start(&python, None);
-    let (tw, trss, _) = large_rounds(&theirs, &study, o.rounds, "reference").await;
+    let (tw, trss, _) = large_rounds(&theirs, "/", &study, o.rounds, "reference").await;
     drop(theirs);
     let resp_floor = floor.as_secs_f64() * (hashed as f64 + resp as f64) / hashed as f64;
     println!(
@@ -175,7 +182,7 @@ pub(crate) async fn transport(o: &Opts) {
         let b = ab_run(theirs.addr, &body_file, c, o.seconds, false, Some(n));
         drop(theirs);
         let ours = Server::mock_server(Some(&list), &["--mode", "seg3d"]).await;
-        let (lw, _, _) = large_rounds(&ours, &study, 1, "ours").await;
+        let (lw, _, _) = large_rounds(&ours, "/", &study, 1, "ours").await;
         drop(ours);
         println!(
             "{n} cores, {c} clients: ours {} | reference {} | {:.1}x; large study {:.1} ms",

@@ -99,6 +99,7 @@ pub struct Gateway {
     admitted: Vec<AdmittedRoutes>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
     metrics: Arc<Metrics>,
+    healthcheck: Option<MethodRouter>,
 }
 
 impl Default for Gateway {
@@ -122,6 +123,7 @@ impl Gateway {
             admitted: Vec::new(),
             working_memory: None,
             metrics: Arc::new(Metrics::new()),
+            healthcheck: None,
         }
     }
 
@@ -173,6 +175,19 @@ impl Gateway {
     /// What `/healthcheck` reports; called on every health check.
     pub fn readiness<F: Fn() -> Readiness + Send + Sync + 'static>(mut self, f: F) -> Self {
         self.readiness = Arc::new(f);
+        self
+    }
+
+    /// Answers `/healthcheck` (`GET` and `POST`) with `handler`, an axum handler that chooses
+    /// its own status and body, instead of [`Gateway::readiness`]'s text; `/readyz` still
+    /// follows the readiness callback. For a host framework whose health checks return a
+    /// status of their own (the Python package's Flask-style health checks).
+    pub fn healthcheck<H, T>(mut self, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, ()>,
+        T: 'static,
+    {
+        self.healthcheck = Some(probe(handler));
         self
     }
 
@@ -379,7 +394,7 @@ impl Gateway {
             async move { probes::readyz(readiness(), &draining) }
         };
         let mut router = Router::new()
-            .route("/healthcheck", probe(health))
+            .route("/healthcheck", self.healthcheck.unwrap_or_else(|| probe(health)))
             .route("/ping", probe(|| async { "pong: up and accepting connections" }))
             .route("/livez", probe(probes::livez))
             .route("/readyz", probe(ready))

@@ -1,0 +1,75 @@
+//! Calls into Python: the only code that holds the GIL. Each call runs on a blocking thread,
+//! takes the GIL for the call and the conversions of its arguments and results, and nothing
+//! else.
+
+use std::sync::Arc;
+
+use arterys_gateway::InferenceInput;
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+/// What a Python dispatch or health-check call answered.
+pub(crate) enum Answer {
+    /// A protocol answer: the response JSON's text (as `json.dumps` wrote it) and the buffers.
+    Protocol { json: Bytes, parts: Vec<Bytes> },
+    /// A plain HTTP answer (a health check, an error handler's answer, a refusal).
+    Plain { status: u16, body: Bytes, content_type: String },
+}
+
+/// A Python callable shared by every request of a route.
+pub(crate) type Callable = Arc<Py<PyAny>>;
+
+/// Calls `dispatch(json, parts, attachments, input_hash)`: `parts` are the request's parts after
+/// the JSON, in request order, as `bytes`; `attachments` the indices (into `parts`) of those that
+/// are not DICOM.
+pub(crate) fn dispatch(f: &Callable, input: InferenceInput) -> Result<Answer, String> {
+    Python::attach(|py| {
+        let json = PyBytes::new(py, &input.json);
+        let mut ordered: Vec<_> = (input.dicom.into_iter().map(|p| (false, p)))
+            .chain(input.attachments.into_iter().map(|p| (true, p)))
+            .collect();
+        ordered.sort_by_key(|(_, p)| p.index);
+        let attachments: Vec<usize> = ordered.iter().enumerate().filter(|(_, (a, _))| *a).map(|(i, _)| i).collect();
+        // Each part's Rust copy is dropped as soon as Python has its own: one copy at a time.
+        let parts = PyList::empty(py);
+        for (_, p) in ordered {
+            parts.append(PyBytes::new(py, &p.body)).map_err(|e| describe(py, e))?;
+        }
+        let args = (json, parts, attachments, input.input_hash.as_str());
+        let out = f.bind(py).call1(args).map_err(|e| describe(py, e))?;
+        answer(&out).map_err(|e| describe(py, e))
+    })
+}
+
+/// Calls a health check: `f()` returns `(status, body, content_type)`.
+pub(crate) fn health(f: &Callable) -> Result<Answer, String> {
+    Python::attach(|py| {
+        let out = f.bind(py).call0().map_err(|e| describe(py, e))?;
+        answer(&out).map_err(|e| describe(py, e))
+    })
+}
+
+/// Reads dispatch's tuple: `(0, json_text: str, parts: list[bytes], "")` for a protocol
+/// answer, `(status, body: bytes, [], content_type)` for a plain one.
+fn answer(out: &Bound<'_, PyAny>) -> PyResult<Answer> {
+    let t = out.cast::<PyTuple>()?;
+    let status: u16 = t.get_item(0)?.extract()?;
+    let body = t.get_item(1)?;
+    if status == 0 {
+        let json = Bytes::from(body.extract::<String>()?.into_bytes());
+        let mut parts = Vec::new();
+        for p in t.get_item(2)?.try_iter()? {
+            parts.push(Bytes::copy_from_slice(p?.cast::<PyBytes>()?.as_bytes()));
+        }
+        return Ok(Answer::Protocol { json, parts });
+    }
+    let body = Bytes::copy_from_slice(body.cast::<PyBytes>()?.as_bytes());
+    Ok(Answer::Plain { status, body, content_type: t.get_item(3)?.extract()? })
+}
+
+/// A Python exception as one line for the log and the client.
+fn describe(py: Python<'_>, e: PyErr) -> String {
+    let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "exception".into());
+    format!("{kind}: {}", e.value(py))
+}

@@ -1,0 +1,59 @@
+"""A 150 MB study through a Python handler that decodes every slice stays within the memory
+budget (the server's peak resident memory, from /proc)."""
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from conftest import decode, post
+
+BUDGET_MIB = 400
+
+
+def slices(n: int = 300, size: int = 512):
+    study, series = generate_uid(), generate_uid()
+    pixels = (np.arange(size * size, dtype=np.uint16) % 4096).reshape(size, size).tobytes()
+    out = []
+    for i in range(n):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = pydicom.Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series, "CT"
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [0, 0, float(i)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [0.7, 0.7]
+        ds.Rows = ds.Columns = size
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = pixels
+        buf = __import__("io").BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_150_mb_study_stays_within_the_budget(serve):
+    files = slices()
+    size = sum(map(len, files))
+    assert size > 150e6
+    app = serve("behaviour.py", f"memory_budget_mib={BUDGET_MIB}", "body_limit_mib=1024")
+    before = peak_rss_mib(app.proc.pid)
+    body = decode(post(app.url + "/mean", {}, files, timeout=300))[0].content
+    assert __import__("json").loads(body)["study_ml_json"]["mean"] > 0
+    peak = peak_rss_mib(app.proc.pid)
+    print(f"study {size / 2**20:.0f} MiB, server peak RSS {peak:.0f} MiB (at start {before:.0f} MiB)")
+    assert peak < BUDGET_MIB, peak
