@@ -1,5 +1,5 @@
-//! Hostile DICOM files, a few hundred bytes each, for tests and fuzzing: each declares far
-//! more than it has (a 3.5 GB element, 2^31-1 frames, a 65535 x 65535 image without pixels).
+//! Hostile DICOM files, a few hundred bytes to a few KB each, for tests and fuzzing: each declares
+//! far more than it has (a 3.5 GB element, 2^31-1 frames, a 65535 x 65535 image without pixels).
 //! [`crate::open`], [`crate::InstanceInfo::read`] and [`crate::limits::scan`] refuse them
 //! without allocating what they declare. Others ask for work out of proportion to their size
 //! (a segmented palette whose indirect segments replay each other, [`nested_segmented_lut`]):
