@@ -1,4 +1,4 @@
-//! Load from ApacheBench (`ab`, Debian package `apache2-utils`): the client the figures
+//! Load from ApacheBench (`ab`, Debian package `apache2-utils`): the client the transport figures
 //! came from. Its defaults are those of most clients: Nagle on, a new connection per request
 //! (HTTP/1.0) unless `-k`.
 

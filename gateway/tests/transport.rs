@@ -27,7 +27,7 @@ fn one_request(addr: SocketAddr, request: &[u8]) -> (Duration, String) {
     (t.elapsed(), status)
 }
 
-/// A JSON part and one 512x512 16-bit slice (~525 kB), as the figures measured.
+/// A JSON part and one 512x512 16-bit slice (~525 kB), as the transport figures measure.
 fn one_slice_body() -> Vec<u8> {
     let dcm = read_dicom("arterys/test_3d/1.dcm");
     multipart(
