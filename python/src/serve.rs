@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arterys_gateway::budget::MemoryBudget;
 use arterys_gateway::extract::{BodyRate, RequestLimits};
 use arterys_gateway::Gateway;
 use axum::extract::Request;
@@ -99,7 +98,7 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
         gw = gw.study_root(&canonical);
         study_root = Some(canonical);
     }
-    let budget = gw.budget().cloned().unwrap_or_else(MemoryBudget::default);
+    let budget = gw.budget();
     let limits = RequestLimits {
         body_limit: args.body_limit_mib << 20,
         study_root,
