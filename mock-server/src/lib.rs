@@ -8,19 +8,14 @@ pub mod dicom_out;
 pub mod reports;
 pub mod results;
 
-/// Serving an ONNX model from a config (`--model-config`): the `arterys-model-server` crate.
-pub use arterys_model_server as model;
-/// The request's images in the protocol's order (shared with the model server).
-pub use arterys_model_server::study;
-
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arterys_gateway::{Gateway, HandlerResult, InferenceCommand, InferenceInput, InferenceResponse, Readiness};
+use arterys_viewer::study::Study;
 use clap::ValueEnum;
 use results::MaskKind;
-use study::Study;
 use tracing::info;
 
 /// What the server answers when the request's `inference_command` does not say.
@@ -128,19 +123,4 @@ pub const SHUTDOWN_GRACE: Duration = arterys_gateway::cli::DEFAULT_SHUTDOWN_GRAC
 /// The service: `/` answers in `startup` mode, every mode also on its own route.
 pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {
     modes(ready).route("/", move |input| answer(startup, input))
-}
-
-/// Serves an ONNX model on `/` and `/model` (once `model` is set; 503 before), beside every
-/// mode's own route.
-pub fn model_service(ready: Arc<AtomicBool>, model: Arc<OnceLock<model::Model>>) -> Gateway {
-    let answer = move |input: InferenceInput| match model.get() {
-        Some(m) => {
-            info!("running the model on {} images", input.dicom.len());
-            m.answer(&input)
-        }
-        None => Err(arterys_gateway::HandlerError::unavailable("the model is still loading")),
-    };
-    let answer = Arc::new(answer);
-    let a = Arc::clone(&answer);
-    modes(ready).route("/", move |input| a(input)).route("/model", move |input| answer(input))
 }

@@ -7,7 +7,7 @@ use arterys_gateway::{
 };
 use serde_json::json;
 
-use crate::study::{FrameRef, Study};
+use arterys_viewer::study::{FrameRef, Study};
 
 /// The mask kinds a mode can draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

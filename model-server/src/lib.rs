@@ -21,7 +21,8 @@ mod postprocess;
 mod preprocess;
 mod results;
 pub mod service;
-pub mod study;
+/// Study assembly lives in the viewer crate (the mock server answers on the same view).
+use arterys_gateway::dicom::study;
 
 pub use config::{ConfigError, ModelConfig, ServerConfig};
 pub use engine::{Engine, LoadError, OutputTensor, RunError, RunErrorKind};

@@ -21,6 +21,7 @@ pub mod capture;
 pub mod hostile;
 pub mod limits;
 pub mod sort;
+pub mod study;
 pub mod synthetic;
 mod un;
 
