@@ -9,8 +9,7 @@ use crate::extract::{BodyRate, RequestLimits};
 use crate::server::ServerConfig;
 use crate::Gateway;
 
-/// The default of `--shutdown-grace-secs`: the server's own.
-pub use crate::server::DEFAULT_SHUTDOWN_GRACE;
+use crate::DEFAULT_SHUTDOWN_GRACE;
 
 /// The request-limit and transport flags: body limit, handler timeout, memory budget,
 /// shutdown grace, body rate, write timeout, connections.

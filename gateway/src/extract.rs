@@ -90,7 +90,7 @@ const BUDGET_STEP: u64 = 4 << 20;
 /// `Extension(Arc<RequestLimits>)` layer), or the defaults.
 ///
 /// ```
-/// use arterys_gateway::extract::ArterysRequest;
+/// use arterys_gateway::ArterysRequest;
 /// async fn count(req: ArterysRequest) -> String {
 ///     format!("{} images", req.input.dicom.len())
 /// }

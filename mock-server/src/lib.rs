@@ -118,7 +118,7 @@ fn modes(ready: Arc<AtomicBool>) -> Gateway {
 
 /// How long in-flight requests may still take after SIGTERM by default (`--shutdown-grace-secs`;
 /// docker-compose's `stop_grace_period` must be longer).
-pub const SHUTDOWN_GRACE: Duration = arterys_gateway::cli::DEFAULT_SHUTDOWN_GRACE;
+pub const SHUTDOWN_GRACE: Duration = arterys_gateway::DEFAULT_SHUTDOWN_GRACE;
 
 /// The service: `/` answers in `startup` mode, every mode also on its own route.
 pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {

@@ -15,8 +15,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
-    m.add("DEFAULT_BODY_LIMIT_MIB", arterys_gateway::extract::RequestLimits::default().body_limit >> 20)?;
+    m.add("DEFAULT_BODY_LIMIT_MIB", arterys_gateway::RequestLimits::default().body_limit >> 20)?;
     m.add("DEFAULT_HANDLER_TIMEOUT_SECS", arterys_gateway::DEFAULT_HANDLER_TIMEOUT.as_secs())?;
-    m.add("DEFAULT_SHUTDOWN_GRACE_SECS", arterys_gateway::cli::DEFAULT_SHUTDOWN_GRACE.as_secs())?;
+    m.add("DEFAULT_SHUTDOWN_GRACE_SECS", arterys_gateway::DEFAULT_SHUTDOWN_GRACE.as_secs())?;
     Ok(())
 }
