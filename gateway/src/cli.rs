@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::budget::MemoryBudget;
-use crate::extract::{BodyRate, RequestLimits};
+use crate::extract::RequestLimits;
+use crate::rate::BodyRate;
 use crate::server::ServerConfig;
 use crate::Gateway;
 

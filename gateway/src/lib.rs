@@ -91,6 +91,7 @@ pub mod metrics;
 pub mod panics;
 mod pipeline;
 mod probes;
+mod rate;
 mod router;
 mod server;
 mod study_path;
@@ -122,9 +123,10 @@ pub use arterys_protocol::{
 
 pub use admission::{Admission, Admitted};
 pub use error::GatewayError;
-pub use extract::{ArterysRequest, BodyRate, RequestLimits};
+pub use extract::{ArterysRequest, RequestLimits};
 pub use handler::{HandlerError, HandlerResult};
 pub use pipeline::InferenceService;
+pub use rate::BodyRate;
 pub use router::{Gateway, Readiness, DEFAULT_HANDLER_TIMEOUT};
 pub use server::{Server, DEFAULT_SHUTDOWN_GRACE};
 pub use study_path::StudyPathError;

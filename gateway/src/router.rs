@@ -20,12 +20,13 @@ use tracing::info;
 use crate::admission::Admission;
 use crate::budget::MemoryBudget;
 use crate::error::GatewayError;
-use crate::extract::{BodyRate, RequestLimits};
+use crate::extract::RequestLimits;
 use crate::handler::{BoxFuture, Handler, HandlerResult};
 use crate::metrics::Metrics;
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
 use crate::probes;
+use crate::rate::BodyRate;
 use crate::server::{Server, ServerConfig};
 use crate::InferenceInput;
 
