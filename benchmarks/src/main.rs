@@ -1,6 +1,8 @@
 //! `bench`: the project's benchmarks in one binary. It generates its own data (a synthetic CT
 //! series written with dicom-object), starts the mock server as a child process (so its memory
 //! is measured alone), and prints each figure as a ratio to a floor measured in the same run.
+//! It sits on top of everything (servers, the tool's client, the model server's engines);
+//! nothing depends on it.
 //!
 //! ```sh
 //! cargo run --release -p benchmarks -- all

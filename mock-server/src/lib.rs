@@ -1,6 +1,12 @@
 //! The mock inference service as a library: its modes, what each answers, and the
 //! [`Gateway`](arterys_gateway::Gateway) that serves them. The `mock-server` binary is a command line
-//! around [`service`]; tests and benchmarks start the same service in-process.
+//! around [`service`]; tests and benchmarks start the same service in-process. It is the
+//! protocol demo a vendor starts from and copies: every result kind built with the protocol's
+//! types, studies read with the viewer crate.
+//!
+//! **Dependencies**: the gateway and the viewer. Never a model engine (tract, onnxruntime)
+//! or `arterys-model-server`: serving an ONNX model is `model-server --config`'s job, and a
+//! demo to copy must build in seconds.
 
 pub mod capture;
 pub mod conformance;

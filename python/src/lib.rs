@@ -4,6 +4,9 @@
 //! each handler call into one call of a *dispatch* function; this module serves HTTP, reads and
 //! hashes requests, validates and streams answers, all with the GIL released, and takes the GIL
 //! only to call dispatch (a route) or the health check.
+//!
+//! **Dependencies**: the gateway and pyo3. Never the model server, the mock server or a model
+//! engine: Python handlers bring their own.
 
 mod call;
 mod route;
