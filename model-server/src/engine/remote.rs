@@ -3,7 +3,7 @@
 //! bounded retries). At start-up the server's metadata is held against the config by the same
 //! rules as a local model, then the model's existence and readiness are checked.
 //!
-//! Every remote engine of the process runs its clients on one runtime ([`runtime`]), built
+//! Every remote engine of the process runs its clients on one runtime (`runtime()`), built
 //! when the first one loads: [`Engine::run`] is called from the service's blocking threads,
 //! never from async code, and waits there with `block_on` while the runtime's workers drive
 //! the pooled connections.
