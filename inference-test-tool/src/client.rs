@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arterys_gateway::multipart::content_type::python_bytes_boundary;
-use arterys_gateway::multipart::{
-    boundary_from_content_type, hex, DecodedPart, DecoderLimits, MultipartBody, MultipartDecoder, OutgoingPart,
+use arterys_protocol::multipart::content_type::python_bytes_boundary;
+use arterys_protocol::multipart::{
+    boundary_from_content_type, hex, DecodedPart, DecoderLimits, MultipartDecoder, MultipartEncoder, OutgoingPart,
 };
 use bytes::Bytes;
 use http_body::Frame;
@@ -58,7 +58,7 @@ pub struct Exchange {
 
 /// A request body that advances a progress bar as it is written.
 struct Counted {
-    inner: MultipartBody,
+    inner: MultipartEncoder,
     bar: ProgressBar,
 }
 
@@ -75,8 +75,12 @@ impl http_body::Body for Counted {
         Poll::Ready(next.map(|b| Ok(Frame::data(b))))
     }
 
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_done()
+    }
+
     fn size_hint(&self) -> http_body::SizeHint {
-        http_body::Body::size_hint(&self.inner)
+        http_body::SizeHint::with_exact(self.inner.remaining())
     }
 }
 
@@ -112,7 +116,7 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
         let boundary = boundary_for(&hasher.clone().finalize());
         (
             format!("multipart/related; boundary={boundary}"),
-            Either::Left(Counted { inner: MultipartBody::new(boundary, parts), bar: bar.clone() }),
+            Either::Left(Counted { inner: MultipartEncoder::new(boundary, parts), bar: bar.clone() }),
         )
     };
     let input_hash = hex(&hasher.finalize());

@@ -3,6 +3,7 @@
 //! checks ([`check`]), reading DICOM outputs ([`outputs`]), drawing results ([`draw`], [`overlay`],
 //! [`gsps`], [`sr`]) and writing them ([`output`], [`npy`], [`gallery`], [`manifest`]).
 
+pub mod annotation;
 pub mod check;
 pub mod client;
 pub mod draw;

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use arterys_gateway::{InferenceResponse, MaskShape};
 use arterys_inference_test_tool::output::{bar, file_name};
 use arterys_inference_test_tool::{check, client, input, manifest, write};
+use arterys_protocol::{InferenceResponse, MaskShape};
 use bytes::Bytes;
 use clap::Parser;
 

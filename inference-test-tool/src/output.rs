@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use arterys_gateway::dicom::display::DisplayError;
-use arterys_gateway::InferenceResponse;
+use arterys_protocol::InferenceResponse;
+use arterys_viewer::display::DisplayError;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::draw::Canvas;
@@ -68,9 +68,9 @@ pub fn series_titles(study: &Study) -> Vec<(String, String)> {
         .iter()
         .filter_map(|s| {
             let first = s.timepoints.iter().flatten().next()?;
-            let obj = arterys_gateway::dicom::open_headers(&study.instances[*first].bytes).ok()?;
-            let number = arterys_gateway::dicom::string(&obj, tags::SERIES_NUMBER).unwrap_or_else(|| "?".into());
-            let title = match arterys_gateway::dicom::string(&obj, tags::SERIES_DESCRIPTION) {
+            let obj = arterys_viewer::open_headers(&study.instances[*first].bytes).ok()?;
+            let number = arterys_viewer::string(&obj, tags::SERIES_NUMBER).unwrap_or_else(|| "?".into());
+            let title = match arterys_viewer::string(&obj, tags::SERIES_DESCRIPTION) {
                 Some(d) => format!("Series {number}: {d} ({}, {} images)", s.series_instance_uid, s.depth()),
                 None => format!("Series {number} ({}, {} images)", s.series_instance_uid, s.depth()),
             };
@@ -87,8 +87,8 @@ struct Header {
 
 fn header(bytes: &[u8]) -> Header {
     use dicom_dictionary_std::tags;
-    let obj = arterys_gateway::dicom::open_headers(bytes).ok();
-    let series_number = obj.as_ref().and_then(|o| arterys_gateway::dicom::string(o, tags::SERIES_NUMBER));
+    let obj = arterys_viewer::open_headers(bytes).ok();
+    let series_number = obj.as_ref().and_then(|o| arterys_viewer::string(o, tags::SERIES_NUMBER));
     let spacing = obj
         .as_ref()
         .and_then(|o| o.element_opt(tags::PIXEL_SPACING).ok().flatten().and_then(|e| e.to_multi_float64().ok()))
@@ -114,7 +114,7 @@ fn caption(inst: &crate::input::Instance, h: &Header, frame: usize, frames: usiz
 }
 
 /// A frame scaled to the thumbnail size, and the zoom.
-fn thumbnail_canvas(frame: &arterys_gateway::dicom::display::DisplayFrame) -> (Canvas, f64) {
+fn thumbnail_canvas(frame: &arterys_viewer::display::DisplayFrame) -> (Canvas, f64) {
     let zoom = f64::from(THUMBNAIL) / f64::from(frame.width.max(frame.height).max(1));
     let (w, h) = (
         ((f64::from(frame.width) * zoom).round() as u32).max(1),
@@ -161,7 +161,7 @@ pub fn render_pngs(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(inst) = study.instances.get(i) else { break };
                 let name = file_name(&inst.path);
-                match arterys_gateway::dicom::display::render(&inst.bytes) {
+                match arterys_viewer::display::render(&inst.bytes) {
                     Err(e) => lock(&failures).push(NotDrawn {
                         path: inst.path.clone(),
                         reason: e.to_string(),

@@ -1,12 +1,12 @@
 //! What the viewer would show on each image: the rendered DICOM frame with every result that
 //! belongs to it drawn on top.
 
-use arterys_gateway::{BinaryType, InferenceResponse, MaskShape, Palette};
+use arterys_protocol::{BinaryType, InferenceResponse, MaskShape, Palette};
 use serde_json::Value;
 
+use crate::annotation::Annotation;
 use crate::draw::{palette_color, Canvas};
 use crate::input::Study;
-use crate::outputs::Annotation;
 
 /// Boxes are red, as in the viewer.
 pub const BOX_COLOR: [u8; 3] = [255, 0, 0];

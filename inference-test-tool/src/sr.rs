@@ -7,7 +7,7 @@
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::outputs::{floats, items, meaning, points, text as string, unit, Annotation, Graphic, TextObject};
+use crate::annotation::{floats, items, meaning, points, text as string, unit, Annotation, Graphic, TextObject};
 
 /// Structured-report measurements are pink, apart from presentation-state graphics and the
 /// answer's own results.
@@ -101,19 +101,19 @@ mod tests {
 
     use super::*;
     use crate::draw::Canvas;
-    use arterys_gateway::InferenceInput;
     use arterys_mock_server::Mode;
+    use arterys_protocol::InferenceInput;
     use dicom_core::Tag;
 
     #[test]
     fn the_mock_report_s_length_is_drawn_on_its_image() {
         let series = "1.2.826.0.1.3680043.10.543.8";
         let slices: Vec<_> =
-            (0..3).map(|i| arterys_gateway::dicom::synthetic::ct_slice(series, i, 256, 256).unwrap()).collect();
+            (0..3).map(|i| arterys_viewer::synthetic::ct_slice(series, i, 256, 256).unwrap()).collect();
         let input = InferenceInput::from_dicom(Default::default(), slices.into_iter().map(bytes::Bytes::from));
         let r = arterys_mock_server::answer(Mode::StructuredReport, input).unwrap();
-        let outputs = crate::outputs::read_outputs(&r);
-        let a = &outputs[0].0.annotations;
+        let report = arterys_viewer::open(&r.buffers()[0]).unwrap();
+        let a = measurements(&report);
         assert_eq!(a.len(), 1, "{a:#?}");
         // The middle slice, a line across the middle half of its 256 columns at row 128, 128 px
         // at the synthetic slices' 0.7 mm Pixel Spacing.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use arterys_gateway::{InferenceResponse, MaskShape};
+use arterys_protocol::{InferenceResponse, MaskShape};
 use sha2::{Digest, Sha256};
 
 use crate::check::Checked;
@@ -66,7 +66,7 @@ pub fn response_hash(ex: &Exchange) -> Option<String> {
     for p in parts {
         h.update(&p.body);
     }
-    Some(arterys_gateway::multipart::hex(&h.finalize()))
+    Some(arterys_protocol::multipart::hex(&h.finalize()))
 }
 
 /// Failed `dicomConformance` checks: `part N (label, series S): check not met: description`.
@@ -190,7 +190,7 @@ pub fn write_outputs(
 /// Renders an image output's first frame to `outputs/<name>.png`; `None` when it has no
 /// displayable pixels.
 fn render_output(out: &Path, file_name: &str, buf: &[u8]) -> std::io::Result<Option<String>> {
-    let Ok(mut frames) = arterys_gateway::dicom::display::render(buf) else { return Ok(None) };
+    let Ok(mut frames) = arterys_viewer::display::render(buf) else { return Ok(None) };
     if frames.is_empty() {
         return Ok(None);
     }

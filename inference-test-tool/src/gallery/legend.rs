@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use arterys_gateway::{BinaryType, InferenceResponse};
+use arterys_protocol::{BinaryType, InferenceResponse};
 
 use super::escape;
 use crate::draw::palette_color;

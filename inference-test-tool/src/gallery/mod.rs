@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 mod legend;
 
-use arterys_gateway::InferenceResponse;
+use arterys_protocol::InferenceResponse;
 use serde_json::Value;
 
 pub use legend::legend;

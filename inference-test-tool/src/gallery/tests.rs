@@ -1,5 +1,5 @@
 use super::*;
-use arterys_gateway::{LinearMeasurement, Mask, MaskPart, MaskShape};
+use arterys_protocol::{LinearMeasurement, Mask, MaskPart, MaskShape};
 
 fn item(n: usize, series: &str) -> GalleryItem {
     GalleryItem {
@@ -62,7 +62,7 @@ fn measurements_show_their_length_and_masks_their_legend() {
         sop_instance_uid: "1.2.1".into(),
         frame_number: None,
         label: "Diameter".into(),
-        coordinates_type: arterys_gateway::protocol::response::CoordinatesType::Pixel,
+        coordinates_type: arterys_protocol::response::CoordinatesType::Pixel,
         start: [10.0, 10.0],
         end: [40.0, 50.0],
         extra: Default::default(),
