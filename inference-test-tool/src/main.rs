@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use arterys_inference_test_tool::output::{bar, file_name};
+use arterys_inference_test_tool::output::{bar, file_name, spinner};
+use arterys_inference_test_tool::words::count;
 use arterys_inference_test_tool::{check, client, input, manifest, write};
-use arterys_protocol::{InferenceResponse, MaskShape};
+use arterys_protocol::{BinaryType, InferenceResponse, MaskShape};
 use bytes::Bytes;
 use clap::Parser;
 
@@ -28,10 +29,10 @@ struct Cli {
     #[arg(short = 'l', long = "include_label_plots", alias = "include-label-plots")]
     include_label_plots: bool,
     /// Host of the inference service
-    #[arg(long, default_value = "0.0.0.0")]
+    #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Port of the inference service
-    #[arg(short, long, default_value_t = 8900)]
+    /// Port of the inference service (mock-server and model-server listen on 8000 by default)
+    #[arg(short, long, default_value_t = SERVERS_PORT)]
     port: u16,
     /// Folder for the results (created if needed); an earlier run's files in it are replaced,
     /// other files are left alone
@@ -67,9 +68,13 @@ struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit status: 0 the answer follows the protocol and every image was drawn; 1 it does not \
-follow the protocol (each violation is printed); 2 bad arguments or nothing to send; 3 no answer: the service could \
-not be reached, the connection broke before an answer, or --timeout passed; 4 an input image could not be drawn \
-(each is printed with its reason).";
+follow the protocol (each violation is printed); 2 bad arguments, nothing to send, or an output folder holding files \
+like the tool's that no run wrote (checked before sending); 3 no answer: the service could not be reached, the \
+connection broke before an answer, or --timeout passed; 4 an input image could not be drawn (each is printed with its \
+reason); 5 the service refused or failed the request (a 4xx or 5xx status, printed with the service's reason).";
+
+/// The port mock-server and model-server listen on by default.
+const SERVERS_PORT: u16 = 8000;
 
 fn key_value(s: &str) -> Result<(String, String), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} is not key=value"))?;
@@ -97,7 +102,7 @@ async fn send_with_retries(
                 .map_err(|_| (3, format!("no complete answer from {url} within {secs} s (--timeout)")))?,
             None => exchange.await,
         }
-        .map_err(|e| (3, e))?;
+        .map_err(|e| (3, transport_failure(&e)))?;
         match client::retry_wait(&ex) {
             Some(wait) if tried < retries => {
                 tried += 1;
@@ -111,6 +116,17 @@ async fn send_with_retries(
             }
             _ => return Ok(ex),
         }
+    }
+}
+
+/// A transport failure in one line; when nothing listened, where the servers listen by default.
+fn transport_failure(e: &client::TransportError) -> String {
+    match e {
+        client::TransportError::Unreachable { .. } => format!(
+            "{e}\n  is the service running? mock-server and model-server listen on port {SERVERS_PORT} by default \
+             (docker compose publishes it on 8900); give the service's address with --host and -p"
+        ),
+        _ => e.to_string(),
     }
 }
 
@@ -138,12 +154,52 @@ async fn main() -> ExitCode {
 type Failure = (u8, String);
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let study = load_study(&cli)?;
+    // Before anything is sent: a refused folder must not cost a whole exchange.
+    manifest::check(&cli.output).map_err(|e| (2, format!("output folder: {e}")))?;
+    let request = build_request(&cli, &study)?;
+    let url = request.url.clone();
+    let ex = send_with_retries(request, cli.timeout, cli.retries).await?;
+    let what = match &cli.request_study_path {
+        Some(p) => format!("a studyPath request for {p:?}"),
+        None => {
+            [count(study.instances.len(), "image", "images"), count(cli.attachments.len(), "attachment", "attachments")]
+                .join(" and ")
+        }
+    };
+    println!(
+        "sent {what} ({}) to {url}; answer {} ({}) after {:.2} s",
+        mb(ex.sent_bytes),
+        ex.status,
+        mb(ex.received_bytes),
+        ex.elapsed.as_secs_f64()
+    );
+    if ex.status >= 400 {
+        return Err((5, service_error(&ex, &cli.route)));
+    }
+    for note in &ex.notes {
+        println!("note: {note}");
+    }
+    let checked = check::check(&ex, &study);
+    let replaced = manifest::prepare(&cli.output).map_err(|e| (2, format!("output folder: {e}")))?;
+    if replaced > 0 {
+        println!("replacing the {} of an earlier run in {}", count(replaced, "file", "files"), cli.output.display());
+    }
+    let target = format!("http://{}:{}{}", cli.host, cli.port, cli.route);
+    let written = write::write_outputs(&cli.output, &target, &study, &checked, &ex, cli.include_label_plots)
+        .and_then(|w| manifest::record(&cli.output).map(|_| w))
+        .map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
+    Ok(report(&cli, &checked, &written))
+}
+
+/// Every file below `-i`, read and sorted (nothing for a `studyPath` request without `-i`).
+fn load_study(cli: &Cli) -> Result<input::Study, Failure> {
     let study = match &cli.input {
         Some(path) => {
             if !path.exists() {
                 return Err((2, format!("input {} does not exist", path.display())));
             }
-            let pb = bar(0, "reading", false);
+            let pb = spinner("reading");
             let s = input::load(path, |_| pb.inc(1)).map_err(|e| (2, format!("reading {}: {e}", path.display())))?;
             pb.finish_and_clear();
             s
@@ -166,7 +222,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             ),
         ));
     }
+    Ok(study)
+}
 
+/// The request the flags ask for: its JSON, attachments and images.
+fn build_request(cli: &Cli, study: &input::Study) -> Result<client::Request, Failure> {
     let mut json = serde_json::Map::new();
     if let Some(uid) = study.instances.first().and_then(|i| i.info.study_instance_uid.clone()) {
         json.insert("studyUID".into(), uid.into());
@@ -193,49 +253,33 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         attachments.push((file_name(a), Bytes::from(bytes)));
     }
     let route = if cli.route.starts_with('/') { cli.route.clone() } else { format!("/{}", cli.route) };
-    let url = format!("http://{}:{}{route}", cli.host, cli.port);
-    let request = client::Request {
-        url: url.clone(),
+    Ok(client::Request {
+        url: format!("http://{}:{}{route}", cli.host, cli.port),
         json: serde_json::Value::Object(json),
         attachments,
         dicom: study.instances.iter().map(|i| (file_name(&i.path), i.bytes.clone())).collect(),
         json_only: cli.request_study_path.is_some(),
-    };
-    let ex = send_with_retries(request, cli.timeout, cli.retries).await?;
-    let what = match &cli.request_study_path {
-        Some(p) => format!("a studyPath request for {p:?}"),
-        None => format!("{} images and {} attachments", study.instances.len(), cli.attachments.len()),
-    };
-    println!(
-        "sent {what} ({}) to {url}; answer {} ({}) after {:.2} s",
-        mb(ex.sent_bytes),
+    })
+}
+
+/// A 4xx or 5xx: the service's own refusal or failure, with its reason (not a protocol
+/// violation: the service said what went wrong, as the protocol asks).
+fn service_error(ex: &client::Exchange, route: &str) -> String {
+    let text = ex.text.as_deref().map(str::trim).unwrap_or_default();
+    let mut msg = format!(
+        "the service answered {} {}: {}",
         ex.status,
-        mb(ex.received_bytes),
-        ex.elapsed.as_secs_f64()
+        reason(ex.status),
+        if text.is_empty() { "(no reason given)" } else { text }
     );
-    if !(200..300).contains(&ex.status) {
-        let reason = reason(ex.status);
-        let text = ex.text.as_deref().map(str::trim).unwrap_or_default();
-        eprintln!(
-            "the service answered {} {reason}: {}",
-            ex.status,
-            if text.is_empty() { "(no reason given)" } else { text }
-        );
+    if ex.status == 404 {
+        msg.push_str(&format!("\n  -r chooses the route ({route:?} was asked for)"));
     }
-    for note in &ex.notes {
-        println!("note: {note}");
-    }
-    let checked = check::check(&ex, &study);
+    msg
+}
 
-    let replaced = manifest::prepare(&cli.output).map_err(|e| (2, format!("output folder: {e}")))?;
-    if replaced > 0 {
-        println!("replacing the {replaced} files of an earlier run in {}", cli.output.display());
-    }
-    let target = format!("http://{}:{}{}", cli.host, cli.port, cli.route);
-    let written = write::write_outputs(&cli.output, &target, &study, &checked, &ex, cli.include_label_plots)
-        .and_then(|w| manifest::record(&cli.output).map(|_| w))
-        .map_err(|e| (2, format!("writing {}: {e}", cli.output.display())))?;
-
+/// Prints what came back and was written; the exit status.
+fn report(cli: &Cli, checked: &check::Checked, written: &write::Written) -> ExitCode {
     if let Some(r) = &checked.response {
         println!("received: {}", describe_response(r));
     }
@@ -254,49 +298,72 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     println!("wrote {} to {}", written.description, cli.output.display());
     let not_drawn = written.failures.iter().filter(|f| f.is_image).count();
     if not_drawn > 0 {
-        eprintln!("{not_drawn} image(s) could not be drawn");
+        let (one, many) = ("image could not be drawn", "images could not be drawn");
+        eprintln!("{}", count(not_drawn, one, many));
     }
     let violations: Vec<&String> = checked.violations.iter().chain(&written.violations).collect();
     if violations.is_empty() {
-        Ok(if not_drawn > 0 { ExitCode::from(4) } else { ExitCode::SUCCESS })
-    } else {
-        for v in &violations {
-            eprintln!("protocol violation: {v}");
-        }
-        eprintln!("{} protocol violation(s)", violations.len());
-        Ok(ExitCode::from(1))
+        return if not_drawn > 0 { ExitCode::from(4) } else { ExitCode::SUCCESS };
     }
+    for v in &violations {
+        eprintln!("protocol violation: {v}");
+    }
+    eprintln!("{}", count(violations.len(), "protocol violation", "protocol violations"));
+    ExitCode::from(1)
 }
 
-/// `2 bounding boxes, 1 probability_mask (3D), ...`
+/// `2 bounding boxes, 1 probability mask (3D), ...`: each kind of result once, counted.
 fn describe_response(r: &InferenceResponse) -> String {
     let j = r.json();
     let mut out = Vec::new();
     let n = j.bounding_boxes_2d.as_ref().map_or(0, Vec::len);
     if n > 0 {
-        out.push(format!("{n} bounding boxes"));
+        out.push(count(n, "bounding box", "bounding boxes"));
     }
     let n = j.linear_measurements_2d.as_ref().map_or(0, Vec::len);
     if n > 0 {
-        out.push(format!("{n} measurements"));
+        out.push(count(n, "measurement", "measurements"));
     }
     if j.study_ml_json.is_some() {
         out.push("study_ml_json".into());
     }
     if let Some(s) = &j.series_ml_json {
-        out.push(format!("series_ml_json for {} series", s.len()));
+        out.push(format!("series_ml_json for {}", count(s.len(), "series", "series")));
     }
+    // Parts by kind, in order of first appearance.
+    let mut kinds: Vec<((&str, &str, &str), usize)> = Vec::new();
     for p in &j.parts {
         let dims = match p.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) {
             Some(s) if s.is_image() => " (2D)",
             Some(_) => " (3D)",
             None => "",
         };
-        out.push(format!("{}{dims}", p.binary_type.as_str()));
+        let (one, many) = part_nouns(&p.binary_type);
+        match kinds.iter_mut().find(|(k, _)| *k == (one, many, dims)) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push(((one, many, dims), 1)),
+        }
     }
+    out.extend(kinds.into_iter().map(|((one, many, dims), n)| format!("{}{dims}", count(n, one, many))));
     if out.is_empty() {
         "no results".into()
     } else {
         out.join(", ")
+    }
+}
+
+/// A part's kind in words, singular and plural.
+fn part_nouns(b: &BinaryType) -> (&'static str, &'static str) {
+    match b {
+        BinaryType::ProbabilityMask => ("probability mask", "probability masks"),
+        BinaryType::BooleanMask => ("boolean mask", "boolean masks"),
+        BinaryType::Heatmap => ("heatmap", "heatmaps"),
+        BinaryType::NumericLabelMask => ("numeric label mask", "numeric label masks"),
+        BinaryType::DicomSecondaryCapture => ("DICOM secondary capture", "DICOM secondary captures"),
+        BinaryType::Dicom | BinaryType::DicomStructuredReport => {
+            ("DICOM structured report", "DICOM structured reports")
+        }
+        BinaryType::DicomGsps => ("DICOM presentation state", "DICOM presentation states"),
+        _ => ("part of a type protocol 1.0 does not define", "parts of types protocol 1.0 does not define"),
     }
 }
