@@ -132,7 +132,11 @@ async fn a_spinner_shows_the_time_waited_on_a_terminal_only() {
     let args = format!("{TOOL} -p {} -i {} -o {}", addr.port(), dcm.display(), out_dir("spinner-tty").display());
     // `script` runs the tool on a pseudo-terminal and copies what it draws.
     let o = tokio::task::spawn_blocking(move || {
-        Command::new("script").args(["-qefc", &args, "/dev/null"]).env("COLUMNS", "120").output().unwrap()
+        Command::new("script")
+            .args(["-qefc", &args, "/dev/null"])
+            .env("COLUMNS", "120")
+            .output()
+            .expect("this test runs the tool on a pseudo-terminal with `script` (Debian: bsdutils)")
     })
     .await
     .unwrap();

@@ -62,9 +62,11 @@ pub fn images_html(html: &mut String, page: &Page<'_>) {
     let j = page.response.map(|r| r.json());
     for uid in series.iter().copied() {
         let items: Vec<&GalleryItem> = page.items.iter().filter(|i| i.series_instance_uid == uid).collect();
-        let heading = match page.series_titles.iter().find(|(u, _)| u == uid) {
-            Some((_, t)) => t.clone(),
-            None if uid.is_empty() => "Images without a SeriesInstanceUID".to_owned(),
+        let title = page.series_titles.iter().find(|(u, _)| u == uid).map(|(_, t)| t.as_str());
+        let heading = match title {
+            // Without a UID or a number, these images share nothing but the lack of both.
+            Some("Series without a number") | None if uid.is_empty() => "Images without a SeriesInstanceUID".to_owned(),
+            Some(t) => t.to_owned(),
             None => "Series without a number".to_owned(),
         };
         let _ = writeln!(html, "<section class=\"series\" data-series=\"{}\">", escape(uid));

@@ -143,3 +143,13 @@ fn special_characters_are_escaped() {
     assert!(html.contains(&format!("<li>summary {escaped}</li>")));
     assert!(html.contains("<a href=\"a%20b%26%3Cc%3E%22.png\">"));
 }
+
+#[test]
+fn images_without_a_series_uid_or_number_are_named_so() {
+    let items = [item(1, ""), item(2, "")];
+    let titles = [(String::new(), "Series without a number".to_owned())];
+    let json = serde_json::json!({});
+    let html = index_html(&Page { series_titles: &titles, ..page(&items, None, &json) });
+    assert!(html.contains("<h3>Images without a SeriesInstanceUID</h3>\n<p class=\"count\">2 images</p>"), "{html}");
+    assert!(!html.contains("Series ?") && !html.contains("(, "), "{html}");
+}
