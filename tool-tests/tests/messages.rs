@@ -16,7 +16,7 @@ use arterys_gateway::{Gateway, InferenceResponse};
 use arterys_mock_server::Mode;
 use common::{mock, out_dir, test_dicom, text, tool};
 
-const TOOL: &str = env!("CARGO_BIN_EXE_send-inference-request");
+const TOOL: &str = env!("CARGO_BIN_EXE_send-inference-request-under-test");
 
 /// A server whose only route counts the requests it gets and answers with no results after
 /// `delay`.
