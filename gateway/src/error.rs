@@ -18,9 +18,10 @@ use crate::{InputError, ValidationError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GatewayError {
-    /// No inference route at this path.
-    #[error("no inference route at {0}")]
-    NotFound(String),
+    /// No inference route at this path (the first field); the paths that have one, to name
+    /// them in the answer.
+    #[error("no inference route at {}; {}", .0, routes_named(.1))]
+    NotFound(String, std::sync::Arc<[String]>),
     /// A method the route does not take.
     #[error("{method} not allowed on {path}: use {}", .allow.replace(", ", " or "))]
     MethodNotAllowed {
@@ -92,12 +93,21 @@ pub enum GatewayError {
     Internal(&'static str),
 }
 
+/// `the inference routes are /, /boxes` (a 404 says where to go instead).
+fn routes_named(routes: &[String]) -> String {
+    match routes {
+        [] => "this server has no inference routes".to_owned(),
+        [one] => format!("the inference route is {one}"),
+        _ => format!("the inference routes are {}", routes.join(", ")),
+    }
+}
+
 impl GatewayError {
     /// The HTTP status: the only place where errors meet status codes.
     pub fn status(&self) -> StatusCode {
         use GatewayError as E;
         match self {
-            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::NotFound(..) => StatusCode::NOT_FOUND,
             E::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             E::ContentTypeNotAscii | E::BodyRead(_) => StatusCode::BAD_REQUEST,
             E::ContentType(ContentTypeError::Missing | ContentTypeError::NotMultipartRelated(_)) => {
@@ -134,7 +144,7 @@ impl GatewayError {
         use GatewayError as E;
         let status = self.status();
         Some(match self {
-            E::NotFound(_) => "not_found",
+            E::NotFound(..) => "not_found",
             E::MethodNotAllowed { .. } => "method_not_allowed",
             E::Timeout(_) => "timeout",
             E::ShuttingDown => "shutting_down",

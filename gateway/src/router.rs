@@ -400,6 +400,7 @@ impl Gateway {
             .route("/livez", probe(probes::livez))
             .route("/readyz", probe(ready))
             .route("/metrics", get(crate::metrics::scrape).with_state(Arc::clone(&metrics)));
+        let inference_routes: Arc<[String]> = self.routes.keys().cloned().collect();
         for (path, handler) in self.routes {
             let svc = InferenceService::new(
                 handler,
@@ -418,11 +419,11 @@ impl Gateway {
             router = router.merge(extra);
         }
         router
-            .fallback(|req: Request| async move {
+            .fallback(move |req: Request| async move {
                 let path = req.uri().path().to_owned();
                 let (head, body) = req.into_parts();
                 crate::linger::drain_after_answer(&head.headers, body);
-                GatewayError::NotFound(path)
+                GatewayError::NotFound(path, inference_routes)
             })
             // Inside the request's span: the connection tags its later lines with it.
             .layer(axum::middleware::map_response(crate::server::tag_response))

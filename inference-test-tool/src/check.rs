@@ -1,7 +1,7 @@
 //! Every way a server's answer can break the protocol, each as one line. A server that breaks
 //! it must not pass quietly.
 
-use arterys_gateway::{DecodedResponse, InferenceResponse, MaskShape};
+use arterys_protocol::{DecodedResponse, InferenceResponse, MaskShape};
 
 use crate::client::Exchange;
 use crate::input::Study;

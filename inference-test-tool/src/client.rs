@@ -5,16 +5,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arterys_gateway::multipart::{
-    boundary_from_content_type, hex, python_bytes_boundary, DecodedPart, DecoderLimits, MultipartBody,
-    MultipartDecoder, OutgoingPart,
+use arterys_protocol::multipart::{
+    boundary_from_content_type, hex, python_bytes_boundary, DecodedPart, DecoderLimits, MultipartDecoder,
+    MultipartEncoder, OutgoingPart,
 };
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::{BodyExt, Either, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use indicatif::ProgressBar;
+use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 /// What to send (cheap to clone: the files are shared, for another try).
@@ -56,10 +56,12 @@ pub struct Exchange {
     pub elapsed: Duration,
 }
 
-/// A request body that advances a progress bar as it is written.
+/// A request body that advances a progress bar as it is written, and turns it into the
+/// waiting spinner once the last byte is out.
 struct Counted {
-    inner: MultipartBody,
+    inner: MultipartEncoder,
     bar: ProgressBar,
+    waiting: bool,
 }
 
 impl http_body::Body for Counted {
@@ -72,12 +74,32 @@ impl http_body::Body for Counted {
         if let Some(b) = &next {
             this.bar.inc(b.len() as u64);
         }
+        // The client stops polling once `is_end_stream` says so: switch with the last chunk.
+        if this.inner.is_done() && !this.waiting {
+            this.waiting = true;
+            waiting(&this.bar);
+        }
         Poll::Ready(next.map(|b| Ok(Frame::data(b))))
     }
 
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::Body::size_hint(&self.inner)
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_done()
     }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.inner.remaining())
+    }
+}
+
+/// The bar as a spinner with the time since the request was all sent: the model may compute
+/// for minutes, and something must move meanwhile. Drawn only on a terminal, as every bar.
+fn waiting(bar: &ProgressBar) {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message("waiting for the answer");
+    bar.reset_elapsed();
+    bar.enable_steady_tick(Duration::from_millis(120));
 }
 
 fn boundary_for(body: &[u8]) -> String {
@@ -85,50 +107,110 @@ fn boundary_for(body: &[u8]) -> String {
     format!("arterys-test-tool-{}", &hex(&Sha256::digest(body))[..20])
 }
 
-/// Sends `req` and reads the whole answer. `Err` is a transport failure (no answer at all).
-pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
-    let json_bytes = Bytes::from(serde_json::to_vec(&req.json).map_err(|e| e.to_string())?);
+/// Why no answer came.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// No connection could be made (nothing listens there, or the host is unknown).
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable {
+        /// Where the request went.
+        url: String,
+        /// What the system said, with its causes.
+        detail: String,
+    },
+    /// The connection was made but broke before a whole answer came.
+    #[error("the connection to {url} failed before an answer came: {detail}")]
+    Broken {
+        /// Where the request went.
+        url: String,
+        /// What broke, with its causes.
+        detail: String,
+    },
+    /// The request could not be built (a URL that is not one).
+    #[error("invalid request to {url}: {detail}")]
+    Invalid {
+        /// The URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// The request's body and its Content-Type, and the SHA-256 of its parts (the input hash).
+type Encoded = (String, Either<Counted, Full<Bytes>>, String);
+
+/// Encodes `req` as the protocol's multipart/related body (or the JSON alone for `studyPath`),
+/// hashing its parts as the server will.
+fn encode(req: &Request, bar: &ProgressBar) -> Encoded {
+    // A JSON value always serializes; `Value`'s keys are strings.
+    let json_bytes = Bytes::from(serde_json::to_vec(&req.json).unwrap_or_default());
     let mut hasher = Sha256::new();
     hasher.update(&json_bytes);
-    let (content_type, body) = if req.json_only {
-        ("application/json".to_owned(), Either::Right(Full::new(json_bytes.clone())))
-    } else {
-        let mut parts = vec![OutgoingPart::new("application/json", json_bytes.clone())
-            .header("Content-Disposition", "form-data; name=\"request_json\"")];
-        for (name, bytes) in &req.attachments {
-            hasher.update(bytes);
-            parts.push(OutgoingPart::new("application/octet-stream", bytes.clone()).header(
+    if req.json_only {
+        return ("application/json".to_owned(), Either::Right(Full::new(json_bytes)), hex(&hasher.finalize()));
+    }
+    let mut parts = vec![OutgoingPart::new("application/json", json_bytes.clone())
+        .header("Content-Disposition", "form-data; name=\"request_json\"")];
+    for (name, bytes) in &req.attachments {
+        hasher.update(bytes);
+        parts.push(
+            OutgoingPart::new("application/octet-stream", bytes.clone()).header(
                 "Content-Disposition",
                 &format!("form-data; name=\"attachment\"; filename=\"{}\"", quote(name)),
-            ));
-        }
-        for (name, bytes) in &req.dicom {
-            hasher.update(bytes);
-            parts.push(
-                OutgoingPart::new("application/dicom", bytes.clone())
-                    .header("Content-Disposition", &format!("form-data; name=\"file\"; filename=\"{}\"", quote(name))),
-            );
-        }
-        let boundary = boundary_for(&hasher.clone().finalize());
-        (
-            format!("multipart/related; boundary={boundary}"),
-            Either::Left(Counted { inner: MultipartBody::new(boundary, parts), bar: bar.clone() }),
-        )
-    };
-    let input_hash = hex(&hasher.finalize());
+            ),
+        );
+    }
+    for (name, bytes) in &req.dicom {
+        hasher.update(bytes);
+        parts.push(
+            OutgoingPart::new("application/dicom", bytes.clone())
+                .header("Content-Disposition", &format!("form-data; name=\"file\"; filename=\"{}\"", quote(name))),
+        );
+    }
+    let boundary = boundary_for(&hasher.clone().finalize());
+    let body = Counted { inner: MultipartEncoder::new(boundary.clone(), parts), bar: bar.clone(), waiting: false };
+    (format!("multipart/related; boundary={boundary}"), Either::Left(body), hex(&hasher.finalize()))
+}
+
+/// Sends `req` and reads the whole answer. `Err` is a transport failure (no answer at all).
+/// `bar` shows the upload, then a spinner with the time waited, then the bytes read.
+pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, TransportError> {
+    let (content_type, body, input_hash) = encode(&req, &bar);
     let started = Instant::now();
     let sent_bytes = http_body::Body::size_hint(&body).exact().unwrap_or(0);
     bar.set_length(sent_bytes);
+    if req.json_only {
+        waiting(&bar);
+    }
     let client = Client::builder(TokioExecutor::new()).build_http::<Either<Counted, Full<Bytes>>>();
     let request = http::Request::post(&req.url)
         .header(http::header::CONTENT_TYPE, content_type)
         .body(body)
-        .map_err(|e| format!("invalid request to {}: {e}", req.url))?;
-    let resp = client.request(request).await.map_err(|e| describe_transport(&req.url, &e))?;
+        .map_err(|e| TransportError::Invalid { url: req.url.clone(), detail: e.to_string() })?;
+    let resp = match client.request(request).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(describe_transport(&req.url, &e));
+        }
+    };
+    bar.set_message("reading the answer");
+    let read = read_answer(resp, input_hash, sent_bytes, started).await;
     bar.finish_and_clear();
+    read.map_err(|detail| TransportError::Broken { url: req.url.clone(), detail })
+}
+
+/// Reads the answer's status, headers and body (its parts when multipart).
+async fn read_answer(
+    resp: http::Response<hyper::body::Incoming>,
+    input_hash: String,
+    sent_bytes: u64,
+    started: Instant,
+) -> Result<Exchange, String> {
     let status = resp.status().as_u16();
-    let content_type = resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let retry_after = resp.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name| resp.headers().get(name).and_then(|v: &http::HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let content_type = header(http::header::CONTENT_TYPE);
+    let retry_after = header(http::header::RETRY_AFTER);
     let mut ex = Exchange {
         status,
         content_type: content_type.clone(),
@@ -155,8 +237,18 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
         });
         return Ok(ex);
     };
-    // The reference server wrote `b'abc'` in the header; its body used either that or `abc`.
-    // Look at the start of the body to tell which before decoding.
+    ex.parts = read_multipart(&mut body, &boundary, &mut ex).await?;
+    ex.elapsed = started.elapsed();
+    Ok(ex)
+}
+
+/// Decodes a multipart answer as its bytes arrive. The reference server wrote `b'abc'` in the
+/// header; its body used either that or `abc`: the start of the body tells which.
+async fn read_multipart(
+    body: &mut hyper::body::Incoming,
+    boundary: &str,
+    ex: &mut Exchange,
+) -> Result<Result<Vec<DecodedPart>, String>, String> {
     let mut head = Vec::new();
     let mut decoder: Option<MultipartDecoder> = None;
     let mut failure = None;
@@ -174,7 +266,7 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
                 if head.len() < 1024 {
                     continue;
                 }
-                match pick_decoder(&boundary, &head) {
+                match pick_decoder(boundary, &head) {
                     Ok((d, note)) => {
                         ex.notes.extend(note);
                         let d = decoder.insert(d);
@@ -191,9 +283,8 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
             failure = Some(e.to_string());
         }
     }
-    ex.elapsed = started.elapsed();
     if decoder.is_none() && failure.is_none() {
-        match pick_decoder(&boundary, &head) {
+        match pick_decoder(boundary, &head) {
             Ok((mut d, note)) => {
                 ex.notes.extend(note);
                 if let Err(e) = d.feed(&head) {
@@ -204,12 +295,11 @@ pub async fn send(req: Request, bar: ProgressBar) -> Result<Exchange, String> {
             Err(e) => failure = Some(e),
         }
     }
-    ex.parts = match (failure, decoder) {
+    Ok(match (failure, decoder) {
         (Some(e), _) => Err(e),
         (None, Some(d)) => d.finish().map(|(p, _)| p).map_err(|e| e.to_string()),
         (None, None) => Err("empty body".into()),
-    };
-    Ok(ex)
+    })
 }
 
 /// Longest wait before another try, whatever `Retry-After` asks: a client should not hang
@@ -252,16 +342,17 @@ fn quote(name: &str) -> String {
 }
 
 /// "cannot reach" only when no connection was made; otherwise what broke, and when.
-fn describe_transport(url: &str, e: &hyper_util::client::legacy::Error) -> String {
-    let mut msg = if e.is_connect() {
-        format!("cannot reach {url}: {e}")
-    } else {
-        format!("the connection to {url} failed before an answer came: {e}")
-    };
+fn describe_transport(url: &str, e: &hyper_util::client::legacy::Error) -> TransportError {
+    let mut detail = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
+        detail.push_str(&format!(": {s}"));
         src = s.source();
     }
-    msg
+    let url = url.to_owned();
+    if e.is_connect() {
+        TransportError::Unreachable { url, detail }
+    } else {
+        TransportError::Broken { url, detail }
+    }
 }

@@ -1,8 +1,11 @@
-//! Drawing the graphics of a softcopy presentation state (or a structured report's image
-//! regions) on the image it references, in the annotation's colour.
+//! Softcopy presentation states: their graphics read by referenced image, and drawn (with a
+//! structured report's image regions) on the image they reference, in the annotation's colour.
 
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+use crate::annotation::{floats, items, points, text, Annotation, Graphic, TextObject};
 use crate::draw::Canvas;
-use crate::outputs::Annotation;
 
 /// Presentation-state graphics are orange, apart from the answer's own results.
 pub const GSPS_COLOR: [u8; 3] = [255, 160, 0];
@@ -62,4 +65,95 @@ fn curve(c: [f64; 2], u: [f64; 2], v: [f64; 2]) -> Vec<[f64; 2]> {
             [c[0] + u[0] * t.cos() + v[0] * t.sin(), c[1] + u[1] * t.cos() + v[1] * t.sin()]
         })
         .collect()
+}
+
+/// The graphics of a presentation state by referenced image.
+pub fn annotations(obj: &InMemDicomObject) -> Vec<Annotation> {
+    // Images the state applies to when an annotation names none: every referenced image.
+    let all: Vec<(String, Vec<u32>)> = items(obj, tags::REFERENCED_SERIES_SEQUENCE)
+        .iter()
+        .flat_map(|s| items(s, tags::REFERENCED_IMAGE_SEQUENCE))
+        .filter_map(image_ref)
+        .collect();
+    let mut out = Vec::new();
+    for a in items(obj, tags::GRAPHIC_ANNOTATION_SEQUENCE) {
+        let graphics: Vec<Graphic> = items(a, tags::GRAPHIC_OBJECT_SEQUENCE)
+            .iter()
+            .map(|g| Graphic {
+                kind: text(g, tags::GRAPHIC_TYPE).unwrap_or_default(),
+                points: points(&floats(g, tags::GRAPHIC_DATA)),
+                display: text(g, tags::GRAPHIC_ANNOTATION_UNITS).as_deref() == Some("DISPLAY"),
+            })
+            .collect();
+        let texts: Vec<TextObject> = items(a, tags::TEXT_OBJECT_SEQUENCE)
+            .iter()
+            .filter_map(|t| {
+                let value = text(t, tags::UNFORMATTED_TEXT_VALUE)?;
+                let (at, units) = match floats(t, tags::BOUNDING_BOX_TOP_LEFT_HAND_CORNER).as_slice() {
+                    [x, y, ..] => ([*x, *y], tags::BOUNDING_BOX_ANNOTATION_UNITS),
+                    _ => match floats(t, tags::ANCHOR_POINT).as_slice() {
+                        [x, y, ..] => ([*x, *y], tags::ANCHOR_POINT_ANNOTATION_UNITS),
+                        _ => return None,
+                    },
+                };
+                Some(TextObject { text: value, at, display: text(t, units).as_deref() == Some("DISPLAY") })
+            })
+            .collect();
+        let images: Vec<(String, Vec<u32>)> =
+            items(a, tags::REFERENCED_IMAGE_SEQUENCE).iter().filter_map(image_ref).collect();
+        for (uid, frames) in if images.is_empty() { all.clone() } else { images } {
+            out.push(Annotation {
+                sop_instance_uid: uid,
+                frames,
+                graphics: graphics.clone(),
+                texts: texts.clone(),
+                color: GSPS_COLOR,
+            });
+        }
+    }
+    out
+}
+
+fn image_ref(r: &InMemDicomObject) -> Option<(String, Vec<u32>)> {
+    let uid = text(r, tags::REFERENCED_SOP_INSTANCE_UID)?;
+    let frames = floats(r, tags::REFERENCED_FRAME_NUMBER).into_iter().filter(|f| *f >= 1.0).map(|f| f as u32).collect();
+    Some((uid, frames))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn graphics_in_display_units_and_ellipses_are_drawn() {
+        use crate::draw::Canvas;
+        let a = Annotation {
+            sop_instance_uid: "1".into(),
+            frames: vec![],
+            graphics: vec![
+                Graphic { kind: "POLYLINE".into(), points: vec![[0.1, 0.5], [0.9, 0.5]], display: true },
+                Graphic {
+                    kind: "ELLIPSE".into(),
+                    points: vec![[10.0, 30.0], [30.0, 30.0], [20.0, 25.0], [20.0, 35.0]],
+                    display: false,
+                },
+            ],
+            texts: vec![],
+            color: GSPS_COLOR,
+        };
+        let mut c = Canvas::new(100, 60, vec![0; 100 * 60 * 3]);
+        draw_annotation(&mut c, &a, (100, 60), 1.0, 1, 1);
+        let orange = GSPS_COLOR;
+        // DISPLAY: a line across 10%..90% of the width at half the height.
+        assert_eq!(c.get(50, 30), orange);
+        assert_eq!(c.get(5, 30), [0, 0, 0]);
+        assert_eq!(c.get(95, 30), [0, 0, 0]);
+        // The ellipse: the top and bottom of its minor axis, not its centre or beyond.
+        assert_eq!(c.get(20, 25), orange);
+        assert_eq!(c.get(20, 35), orange);
+        assert_eq!(c.get(20, 22), [0, 0, 0]);
+        assert_eq!(c.get(20, 38), [0, 0, 0]);
+    }
 }

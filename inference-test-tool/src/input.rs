@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use arterys_gateway::dicom::capture::{derived_uid, secondary_capture, CaptureIds, CaptureImage};
-use arterys_gateway::dicom::{sort_study, InstanceInfo, SortedSeries};
+use arterys_viewer::capture::{derived_uid, secondary_capture, CaptureIds, CaptureImage};
+use arterys_viewer::{sort_study, InstanceInfo, SortedSeries};
 use bytes::Bytes;
 
 /// One instance to send.
@@ -59,7 +59,7 @@ fn is_image(bytes: &[u8]) -> bool {
 /// bytes, so a rerun sends the same instance).
 fn convert_image(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let img = image::load_from_memory(bytes).map_err(|e| format!("not a readable image: {e}"))?;
-    let seed = arterys_gateway::multipart::hex(&sha2_digest(bytes));
+    let seed = arterys_protocol::multipart::hex(&sha2_digest(bytes));
     let ids = CaptureIds {
         study_instance_uid: derived_uid(&format!("{seed}/study")),
         series_instance_uid: derived_uid(&format!("{seed}/series")),
@@ -103,7 +103,7 @@ pub fn load(root: &Path, mut on_file: impl FnMut(&Path)) -> std::io::Result<Stud
             }
         } else if raw.get(128..132) != Some(b"DICM".as_slice()) {
             // A dataset without preamble or file meta: send it as the Part 10 file it should be.
-            match arterys_gateway::dicom::open(&raw).map_err(|e| e.to_string()).and_then(|obj| {
+            match arterys_viewer::open(&raw).map_err(|e| e.to_string()).and_then(|obj| {
                 let mut out = Vec::with_capacity(raw.len() + 256);
                 obj.write_all(&mut out).map_err(|e| e.to_string())?;
                 Ok(out)

@@ -12,8 +12,9 @@ pub const MANIFEST: &str = ".send-inference-request-files";
 pub enum OutputDirError {
     /// Files that look like the tool's outputs but are not in its manifest.
     #[error(
-        "{dir} holds {count} file(s) like this tool's outputs that no earlier run recorded writing \
-         (e.g. {example}); they are left alone: give -o an empty or new folder, or move them away"
+        "{dir} holds {} like this tool's outputs that no earlier run recorded writing \
+         (e.g. {example}); they are left alone: give -o an empty or new folder, or move them away",
+        crate::words::count(*count, "file", "files")
     )]
     Unknown {
         /// The folder.
@@ -76,20 +77,35 @@ fn recorded(dir: &Path) -> std::io::Result<Vec<String>> {
     }
 }
 
+/// Whether `dir` can take a run's files, changing nothing: it is new, or every file in it like
+/// the tool's outputs was recorded by an earlier run. A folder that is a file is refused.
+pub fn check(dir: &Path) -> Result<(), OutputDirError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} is not a folder", dir.display()),
+        )
+        .into());
+    }
+    let earlier = recorded(dir)?;
+    let unknown: Vec<String> = files(dir)?.into_iter().filter(|f| is_tool_output(f) && !earlier.contains(f)).collect();
+    match unknown.first() {
+        Some(example) => Err(OutputDirError::Unknown {
+            dir: dir.display().to_string(),
+            count: unknown.len(),
+            example: example.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Makes `dir` ready for a run: creates it, or removes the files an earlier run recorded
 /// (returning how many). Refuses a folder with files like the tool's outputs that are not
 /// recorded (another tool's, or a user's); any other file is left as it is.
 pub fn prepare(dir: &Path) -> Result<usize, OutputDirError> {
+    check(dir)?;
     std::fs::create_dir_all(dir)?;
     let earlier = recorded(dir)?;
-    let unknown: Vec<String> = files(dir)?.into_iter().filter(|f| is_tool_output(f) && !earlier.contains(f)).collect();
-    if let Some(example) = unknown.first() {
-        return Err(OutputDirError::Unknown {
-            dir: dir.display().to_string(),
-            count: unknown.len(),
-            example: example.clone(),
-        });
-    }
     let mut removed = 0;
     for f in &earlier {
         match std::fs::remove_file(dir.join(f)) {
@@ -98,7 +114,8 @@ pub fn prepare(dir: &Path) -> Result<usize, OutputDirError> {
             Err(e) => return Err(e.into()),
         }
     }
-    for sub in [crate::output::THUMBNAIL_DIR, crate::output::OUTPUTS_DIR] {
+    let plain = format!("{}/{}", crate::output::THUMBNAIL_DIR, crate::output::PLAIN_DIR);
+    for sub in [plain.as_str(), crate::output::THUMBNAIL_DIR, crate::output::OUTPUTS_DIR] {
         // Only when empty: a user's file in it stays.
         let _ = std::fs::remove_dir(dir.join(sub));
     }

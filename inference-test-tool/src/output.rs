@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use arterys_gateway::dicom::display::DisplayError;
-use arterys_gateway::InferenceResponse;
+use arterys_protocol::InferenceResponse;
+use arterys_viewer::display::DisplayError;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::draw::Canvas;
@@ -27,6 +27,17 @@ pub fn bar(len: u64, what: &str, bytes: bool) -> ProgressBar {
     let pb = ProgressBar::new(len);
     if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+/// A spinner with a count on stderr, for work of unknown length (hidden when stderr is not a
+/// terminal).
+pub fn spinner(what: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {pos}") {
+        pb.set_style(style);
     }
     pb.set_message(what.to_owned());
     pb
@@ -60,7 +71,12 @@ pub const THUMBNAIL_DIR: &str = "thumbs";
 /// Folder (below the output) of the renderings of image outputs (secondary captures).
 pub const OUTPUTS_DIR: &str = "outputs";
 
-/// A heading per series: `Series <number>: <description>` and its UID.
+/// Folder (below [`THUMBNAIL_DIR`]) of the thumbnails without results, shown when the
+/// gallery's results are switched off.
+pub const PLAIN_DIR: &str = "plain";
+
+/// A heading per series by SeriesInstanceUID: `Series <number>: <description>`, without the
+/// number or description the files lack (the gallery adds what it shows of the series).
 pub fn series_titles(study: &Study) -> Vec<(String, String)> {
     use dicom_dictionary_std::tags;
     study
@@ -68,11 +84,14 @@ pub fn series_titles(study: &Study) -> Vec<(String, String)> {
         .iter()
         .filter_map(|s| {
             let first = s.timepoints.iter().flatten().next()?;
-            let obj = arterys_gateway::dicom::open_headers(&study.instances[*first].bytes).ok()?;
-            let number = arterys_gateway::dicom::string(&obj, tags::SERIES_NUMBER).unwrap_or_else(|| "?".into());
-            let title = match arterys_gateway::dicom::string(&obj, tags::SERIES_DESCRIPTION) {
-                Some(d) => format!("Series {number}: {d} ({}, {} images)", s.series_instance_uid, s.depth()),
-                None => format!("Series {number} ({}, {} images)", s.series_instance_uid, s.depth()),
+            let obj = arterys_viewer::open_headers(&study.instances[*first].bytes).ok()?;
+            let number = arterys_viewer::string(&obj, tags::SERIES_NUMBER);
+            let description = arterys_viewer::string(&obj, tags::SERIES_DESCRIPTION);
+            let title = match (number, description) {
+                (Some(n), Some(d)) => format!("Series {n}: {d}"),
+                (Some(n), None) => format!("Series {n}"),
+                (None, Some(d)) => format!("Series without a number: {d}"),
+                (None, None) => "Series without a number".to_owned(),
             };
             Some((s.series_instance_uid.clone(), title))
         })
@@ -87,8 +106,8 @@ struct Header {
 
 fn header(bytes: &[u8]) -> Header {
     use dicom_dictionary_std::tags;
-    let obj = arterys_gateway::dicom::open_headers(bytes).ok();
-    let series_number = obj.as_ref().and_then(|o| arterys_gateway::dicom::string(o, tags::SERIES_NUMBER));
+    let obj = arterys_viewer::open_headers(bytes).ok();
+    let series_number = obj.as_ref().and_then(|o| arterys_viewer::string(o, tags::SERIES_NUMBER));
     let spacing = obj
         .as_ref()
         .and_then(|o| o.element_opt(tags::PIXEL_SPACING).ok().flatten().and_then(|e| e.to_multi_float64().ok()))
@@ -113,8 +132,25 @@ fn caption(inst: &crate::input::Instance, h: &Header, frame: usize, frames: usiz
     format!("{}\n{}", first.join(" \u{b7} "), file_name(&inst.path))
 }
 
+/// The gallery's place for an image that could not be drawn: its caption and why.
+fn placeholder(inst: &crate::input::Instance, h: &Header, reason: &str) -> GalleryItem {
+    let side = THUMBNAIL.min(THUMBNAIL * inst.info.rows.max(1) / inst.info.columns.max(1)).max(THUMBNAIL / 2);
+    GalleryItem {
+        caption: caption(inst, h, 0, 1),
+        file_name: String::new(),
+        thumbnail: String::new(),
+        plain: String::new(),
+        not_drawn: Some(reason.to_owned()),
+        size: (THUMBNAIL, side),
+        series_instance_uid: inst.info.series_instance_uid.clone(),
+        sop_instance_uid: inst.info.sop_instance_uid.clone(),
+        frame: 1,
+        spacing: h.spacing,
+    }
+}
+
 /// A frame scaled to the thumbnail size, and the zoom.
-fn thumbnail_canvas(frame: &arterys_gateway::dicom::display::DisplayFrame) -> (Canvas, f64) {
+fn thumbnail_canvas(frame: &arterys_viewer::display::DisplayFrame) -> (Canvas, f64) {
     let zoom = f64::from(THUMBNAIL) / f64::from(frame.width.max(frame.height).max(1));
     let (w, h) = (
         ((f64::from(frame.width) * zoom).round() as u32).max(1),
@@ -132,8 +168,10 @@ fn thumbnail_canvas(frame: &arterys_gateway::dicom::display::DisplayFrame) -> (C
     (Canvas::new(w, h, small.into_raw()), zoom)
 }
 
-/// Renders every image (every frame) with its results, in parallel: a full-size PNG each and
-/// a thumbnail for the gallery (in [`THUMBNAIL_DIR`]) with the results drawn at its size.
+/// Renders every image (every frame) with its results, in parallel: a full-size PNG each, a
+/// thumbnail for the gallery (in [`THUMBNAIL_DIR`]) with the results drawn at its size, and
+/// the thumbnail without them (in [`PLAIN_DIR`] below it). An image that cannot be drawn has a
+/// placeholder item (with `not_drawn` set) in its place.
 ///
 /// PNGs are named `<index>_<file name>.png` (`..._frame<k>.png` for multi-frame images);
 /// images that cannot be displayed are returned as one-line reasons, not errors. The
@@ -148,7 +186,7 @@ pub fn render_pngs(
     let response = response.unwrap_or(&empty);
     let annotations: Vec<_> = read_outputs(response).into_iter().flat_map(|(o, _)| o.annotations).collect();
     let scene = Scene { response, study, annotations: &annotations, labels };
-    std::fs::create_dir_all(out.join(THUMBNAIL_DIR))?;
+    std::fs::create_dir_all(out.join(THUMBNAIL_DIR).join(PLAIN_DIR))?;
     let next = AtomicUsize::new(0);
     let items = Mutex::new(Vec::new());
     let failures = Mutex::new(Vec::new());
@@ -161,17 +199,22 @@ pub fn render_pngs(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(inst) = study.instances.get(i) else { break };
                 let name = file_name(&inst.path);
-                match arterys_gateway::dicom::display::render(&inst.bytes) {
-                    Err(e) => lock(&failures).push(NotDrawn {
-                        path: inst.path.clone(),
-                        reason: e.to_string(),
-                        is_image: !matches!(e, DisplayError::NoPixelData),
-                    }),
+                match arterys_viewer::display::render(&inst.bytes) {
+                    Err(e) => {
+                        let reason = e.to_string();
+                        lock(&items).push((i, 0, placeholder(inst, &header(&inst.bytes), &reason)));
+                        lock(&failures).push(NotDrawn {
+                            path: inst.path.clone(),
+                            reason,
+                            is_image: !matches!(e, DisplayError::NoPixelData),
+                        })
+                    }
                     Ok(frames) => {
                         let head = header(&inst.bytes);
                         let count = frames.len() as u32;
                         for (f, frame) in frames.into_iter().enumerate() {
                             let (mut thumb, zoom) = thumbnail_canvas(&frame);
+                            let plain_thumb = thumb.clone();
                             let view = View { zoom, spacing: head.spacing, thumbnail: true };
                             draw_scene(&mut thumb, &scene, i, f as u32 + 1, count, &view);
                             let mut canvas = Canvas::new(frame.width, frame.height, frame.rgb);
@@ -183,13 +226,15 @@ pub fn render_pngs(
                                 format!("{i}_{name}.png")
                             };
                             let thumbnail = format!("{THUMBNAIL_DIR}/{file}");
+                            let plain = format!("{THUMBNAIL_DIR}/{PLAIN_DIR}/{file}");
                             let written = canvas
                                 .to_png()
-                                .and_then(|png| Ok((png, thumb.to_png()?)))
+                                .and_then(|png| Ok((png, thumb.to_png()?, plain_thumb.to_png()?)))
                                 .map_err(std::io::Error::other)
-                                .and_then(|(png, small)| {
+                                .and_then(|(png, small, bare)| {
                                     std::fs::write(out.join(&file), png)?;
-                                    std::fs::write(out.join(&thumbnail), small)
+                                    std::fs::write(out.join(&thumbnail), small)?;
+                                    std::fs::write(out.join(&plain), bare)
                                 });
                             match written {
                                 Ok(()) => lock(&items).push((
@@ -199,6 +244,8 @@ pub fn render_pngs(
                                         caption: caption(inst, &head, f, count as usize),
                                         file_name: file,
                                         thumbnail,
+                                        plain,
+                                        not_drawn: None,
                                         size: (thumb.width, thumb.height),
                                         series_instance_uid: inst.info.series_instance_uid.clone(),
                                         sop_instance_uid: inst.info.sop_instance_uid.clone(),

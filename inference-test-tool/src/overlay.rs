@@ -1,12 +1,13 @@
 //! What the viewer would show on each image: the rendered DICOM frame with every result that
 //! belongs to it drawn on top.
 
-use arterys_gateway::{BinaryType, InferenceResponse, MaskShape, Palette};
-use serde_json::Value;
+use arterys_protocol::{BinaryType, InferenceResponse, MaskShape, Palette};
 
+use crate::annotation::Annotation;
 use crate::draw::{palette_color, Canvas};
 use crate::input::Study;
-use crate::outputs::Annotation;
+use crate::labels::{label_px, Labels};
+use crate::values::describe;
 
 /// Boxes are red, as in the viewer.
 pub const BOX_COLOR: [u8; 3] = [255, 0, 0];
@@ -89,13 +90,12 @@ pub fn draw_scene(canvas: &mut Canvas, scene: &Scene<'_>, instance: usize, frame
         (canvas.width.max(canvas.height) / 300).max(1)
     };
     let scale = if canvas.width >= 400 { 2 } else { 1 };
-    let mut mask_index = 0;
-    for (part, buf) in j.parts.iter().zip(r.buffers()) {
+    let colors = mask_colors(r);
+    for ((part, buf), color) in j.parts.iter().zip(r.buffers()).zip(colors) {
         if !part.binary_type.is_mask() {
             continue;
         }
-        let color = palette_color(mask_index);
-        mask_index += 1;
+        let color = color.unwrap_or(BOX_COLOR);
         let Some(shape) = part.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) else { continue };
         let (tn, dn, h, w) = shape.dims();
         let plane = h as usize * w as usize;
@@ -137,13 +137,16 @@ pub fn draw_scene(canvas: &mut Canvas, scene: &Scene<'_>, instance: usize, frame
         }
     }
 
+    let mut texts = Labels::new(canvas);
     for b in j.bounding_boxes_2d.iter().flatten().filter(|b| b.sop_instance_uid == sop && same_frame(b.frame_number)) {
         let [x0, y0] = view.at(b.top_left.map(|v| v as f64)).map(|v| v.round() as i64);
         let [x1, y1] = view.at(b.bottom_right.map(|v| v as f64)).map(|v| v.round() as i64);
         canvas.rect([x0, y0], [x1, y1], BOX_COLOR, thick);
         if labels {
-            let h = i64::from(Canvas::text_size(&b.label, scale).1);
-            canvas.text(x0, y0 - h, &b.label, BOX_COLOR, scale);
+            // Above the box, else below it, else inside: never on another label.
+            let h = i64::from(Canvas::text_size_px(&b.label, label_px(canvas.width, canvas.height)).1);
+            let inside = [x0 + i64::from(thick), y0 + i64::from(thick)];
+            texts.put(canvas, &b.label, BOX_COLOR, &[[x0, y0 - h - 1], [x0, y1 + 2], inside]);
         }
     }
     for m in
@@ -157,9 +160,8 @@ pub fn draw_scene(canvas: &mut Canvas, scene: &Scene<'_>, instance: usize, frame
             (false, true) => length,
             (false, false) => String::new(),
         };
-        if !text.is_empty() {
-            canvas.text(to[0] as i64 + 4, to[1] as i64 + 4, &text, LINE_COLOR, scale);
-        }
+        let at = |p: [f64; 2]| [p[0] as i64 + 4, p[1] as i64 + 4];
+        texts.put(canvas, &text, LINE_COLOR, &[at(to), at(from), [at(to)[0], at(to)[1] - 40]]);
     }
     for a in scene
         .annotations
@@ -169,12 +171,12 @@ pub fn draw_scene(canvas: &mut Canvas, scene: &Scene<'_>, instance: usize, frame
         crate::gsps::draw_annotation(canvas, a, (info.columns, info.rows), view.zoom, thick, scale);
     }
     if labels {
-        let mut y = 2;
+        // Last, so that the darkest corner is judged with every result drawn.
         if let Some(study_json) = &j.study_ml_json {
-            y += canvas.text(2, y, &format!("study: {}", describe(study_json)), [255, 255, 255], scale) as i64 + 2;
+            texts.put_in_corner(canvas, &format!("study: {}", describe(study_json)), [255, 255, 255]);
         }
         if let Some(series) = j.series_ml_json.as_ref().and_then(|m| m.get(&info.series_instance_uid)) {
-            canvas.text(2, y, &format!("series: {}", describe(series)), [255, 255, 0], scale);
+            texts.put_in_corner(canvas, &format!("series: {}", describe(series)), [255, 255, 0]);
         }
     }
 }
@@ -223,30 +225,54 @@ fn series_position(study: &Study, series_uid: Option<&str>, instance: usize) -> 
         .find_map(|(t, slices)| slices.iter().position(|&i| i == instance).map(|z| (t, z)))
 }
 
-/// The lookup table of a heatmap: its palette's, or JET.
+/// The lowest value the JET fallback shows: a model's probabilities are rarely exactly 0, and
+/// JET's dark blue would otherwise cover the whole image.
+pub const JET_FLOOR: f64 = 0.25;
+
+/// The lookup table of a heatmap: its palette's, or JET; transparent below [`heatmap_floor`].
 pub fn heatmap_lut(r: &InferenceResponse, palette: Option<&str>) -> [[u8; 4]; 256] {
-    palette
-        .and_then(|name| r.json().palettes.as_ref()?.get(name))
-        .filter(|p| p.check().is_ok())
-        .map_or_else(Palette::jet_lookup_table, Palette::lookup_table)
+    let mut lut = named_palette(r, palette).map_or_else(Palette::jet_lookup_table, Palette::lookup_table);
+    let floor = heatmap_floor(r, palette);
+    for (v, entry) in lut.iter_mut().enumerate() {
+        if (v as f64) / 255.0 < floor {
+            entry[3] = 0;
+        }
+    }
+    lut
 }
 
-/// A one-line rendering of free-form results: `label (score)` when there is a label, else
-/// `key: value, ...`.
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Object(m) => {
-            let mut lines: Vec<String> = Vec::new();
-            for (k, val) in m {
-                let val = match val {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                lines.push(format!("{k}: {val}"));
-            }
-            lines.join("\n")
-        }
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// Where a heatmap starts to show: its palette's lowest anchor that is not transparent (the
+/// palette's own colours below it would tint everything the model gave a little weight), or
+/// [`JET_FLOOR`] without a palette.
+pub fn heatmap_floor(r: &InferenceResponse, palette: Option<&str>) -> f64 {
+    match named_palette(r, palette) {
+        Some(p) => p.data.iter().find(|a| a.color[3] > 0).map_or(0.0, |a| a.threshold),
+        None => JET_FLOOR,
     }
+}
+
+fn named_palette<'a>(r: &'a InferenceResponse, palette: Option<&str>) -> Option<&'a Palette> {
+    palette.and_then(|name| r.json().palettes.as_ref()?.get(name)).filter(|p| p.check().is_ok())
+}
+
+/// The colour of each part drawn in one colour (probability and boolean masks), `None` for
+/// the others: one colour per finding (label), so that a finding's parts on many images share
+/// it and the legend names it once.
+pub fn mask_colors(r: &InferenceResponse) -> Vec<Option<[u8; 3]>> {
+    let mut findings: Vec<&str> = Vec::new();
+    r.json()
+        .parts
+        .iter()
+        .map(|p| match p.binary_type {
+            BinaryType::ProbabilityMask | BinaryType::BooleanMask => {
+                let label = p.label.as_deref().unwrap_or("");
+                let k = findings.iter().position(|f| *f == label).unwrap_or_else(|| {
+                    findings.push(label);
+                    findings.len() - 1
+                });
+                Some(palette_color(k))
+            }
+            _ => None,
+        })
+        .collect()
 }

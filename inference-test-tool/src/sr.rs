@@ -7,7 +7,7 @@
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::outputs::{floats, items, meaning, points, text as string, unit, Annotation, Graphic, TextObject};
+use crate::annotation::{floats, items, meaning, points, text as string, unit, Annotation, Graphic, TextObject};
 
 /// Structured-report measurements are pink, apart from presentation-state graphics and the
 /// answer's own results.
@@ -101,38 +101,7 @@ mod tests {
 
     use super::*;
     use crate::draw::Canvas;
-    use arterys_gateway::InferenceInput;
-    use arterys_mock_server::Mode;
     use dicom_core::Tag;
-
-    #[test]
-    fn the_mock_report_s_length_is_drawn_on_its_image() {
-        let series = "1.2.826.0.1.3680043.10.543.8";
-        let slices: Vec<_> =
-            (0..3).map(|i| arterys_gateway::dicom::synthetic::ct_slice(series, i, 256, 256).unwrap()).collect();
-        let input = InferenceInput::from_dicom(Default::default(), slices.into_iter().map(bytes::Bytes::from));
-        let r = arterys_mock_server::answer(Mode::StructuredReport, input).unwrap();
-        let outputs = crate::outputs::read_outputs(&r);
-        let a = &outputs[0].0.annotations;
-        assert_eq!(a.len(), 1, "{a:#?}");
-        // The middle slice, a line across the middle half of its 256 columns at row 128, 128 px
-        // at the synthetic slices' 0.7 mm Pixel Spacing.
-        assert_eq!(a[0].sop_instance_uid, format!("{series}.2"));
-        assert_eq!(a[0].graphics[0].kind, "POLYLINE");
-        assert_eq!(a[0].graphics[0].points, [[64.0, 128.0], [192.0, 128.0]]);
-        assert_eq!(a[0].texts[0].text, "Length: 89.60 mm");
-        assert_eq!(a[0].color, SR_COLOR);
-
-        let mut c = Canvas::new(256, 256, vec![0; 256 * 256 * 3]);
-        crate::gsps::draw_annotation(&mut c, &a[0], (256, 256), 1.0, 1, 1);
-        for x in 64..=192 {
-            assert_eq!(c.get(x, 128), SR_COLOR, "column {x}");
-        }
-        assert_eq!(c.get(128, 100), [0, 0, 0]);
-        assert_eq!(c.get(40, 128), [0, 0, 0]);
-        // The value is written below it.
-        assert!((132..160).any(|y| (64..192).any(|x| c.get(x, y) != [0, 0, 0])), "no text below the line");
-    }
 
     fn element(tag: Tag, vr: dicom_core::VR, value: impl Into<dicom_core::PrimitiveValue>) -> DataElement {
         DataElement::new(tag, vr, value.into())

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use arterys_gateway::{InferenceResponse, MaskShape};
+use arterys_protocol::{InferenceResponse, MaskShape};
 use sha2::{Digest, Sha256};
 
 use crate::check::Checked;
@@ -14,6 +14,7 @@ use crate::input::Study;
 use crate::npy;
 use crate::output::{render_pngs, series_titles, OUTPUTS_DIR};
 use crate::outputs::{read_outputs, OutputKind};
+use crate::words::count;
 
 /// What a run wrote and what the user should read.
 pub struct Written {
@@ -49,10 +50,11 @@ fn output_violations(entries: &[OutputEntry], study: &Study) -> Vec<String> {
         unknown.dedup();
         if let Some(first) = unknown.first() {
             out.push(format!(
-                "part {} ({}) annotates {} image(s) that were not sent, e.g. {first}",
+                "part {} ({}) annotates {} that {} not sent, e.g. {first}",
                 o.part,
                 o.file_name,
-                unknown.len()
+                count(unknown.len(), "image", "images"),
+                if unknown.len() == 1 { "was" } else { "were" }
             ));
         }
     }
@@ -66,7 +68,7 @@ pub fn response_hash(ex: &Exchange) -> Option<String> {
     for p in parts {
         h.update(&p.body);
     }
-    Some(arterys_gateway::multipart::hex(&h.finalize()))
+    Some(arterys_protocol::multipart::hex(&h.finalize()))
 }
 
 /// Failed `dicomConformance` checks: `part N (label, series S): check not met: description`.
@@ -80,6 +82,29 @@ pub fn conformance_warnings(r: &InferenceResponse) -> Vec<String> {
         }
     }
     out
+}
+
+/// `, 2 DICOM outputs (1 image, 1 report)`: the kinds present, counted; empty when none.
+fn dicom_outputs_line(entries: &[OutputEntry]) -> String {
+    if entries.is_empty() {
+        return String::new();
+    }
+    let n = |k: OutputKind| entries.iter().filter(|e| e.output.kind == k).count();
+    let kinds: Vec<String> = [
+        (n(OutputKind::Image), "image", "images"),
+        (n(OutputKind::StructuredReport), "report", "reports"),
+        (n(OutputKind::PresentationState), "presentation state", "presentation states"),
+    ]
+    .into_iter()
+    .filter(|(k, _, _)| *k > 0)
+    .map(|(k, one, many)| count(k, one, many))
+    .collect();
+    let all = count(entries.len(), "DICOM output", "DICOM outputs");
+    if kinds.is_empty() {
+        format!(", {all}")
+    } else {
+        format!(", {all} ({})", kinds.join(", "))
+    }
 }
 
 /// Writes everything for one run into `out` (already prepared). `target` names where the
@@ -129,18 +154,11 @@ pub fn write_outputs(
     if let Some(h) = response_hash(ex) {
         hashes.push(("response SHA-256".to_owned(), h));
     }
-    let count = |k: OutputKind| entries.iter().filter(|e| e.output.kind == k).count();
-    let dicom_line = format!(
-        "{} DICOM outputs ({} images, {} reports, {} presentation states)",
-        entries.len(),
-        count(OutputKind::Image),
-        count(OutputKind::StructuredReport),
-        count(OutputKind::PresentationState)
-    );
-    let mut summary = vec![
-        format!("{} images sent to {target}", study.instances.len()),
-        format!("{} PNGs, {masks} masks, {dicom_line}", items.len()),
-    ];
+    let dicom_line = dicom_outputs_line(&entries);
+    let drawn = items.iter().filter(|i| i.not_drawn.is_none()).count();
+    let pngs_line = format!("{}, {}{dicom_line}", count(drawn, "PNG", "PNGs"), count(masks, "mask", "masks"));
+    let mut summary =
+        vec![format!("{} sent to {target}", count(study.instances.len(), "image", "images")), pngs_line.clone()];
     summary.extend(failures.iter().map(|f| format!("not drawn: {f}")));
     summary.extend(study.skipped.iter().map(|(p, r)| format!("skipped {}: {r}", p.display())));
     let titles = series_titles(study);
@@ -166,19 +184,22 @@ pub fn write_outputs(
                 lines.push(p.clone());
             }
             if o.kind == OutputKind::PresentationState {
-                lines.push(format!("{} annotated images, drawn on their PNGs", o.annotations.len()));
+                lines.push(format!(
+                    "{}, drawn on their PNGs",
+                    count(o.annotations.len(), "annotated image", "annotated images")
+                ));
             }
             if o.kind == OutputKind::StructuredReport && !o.annotations.is_empty() {
-                lines.push(format!("{} measured image region(s), drawn on their PNGs", o.annotations.len()));
+                let regions = count(o.annotations.len(), "measured image region", "measured image regions");
+                lines.push(format!("{regions}, drawn on their PNGs"));
             }
             (format!("{} ({}) -> {}", o.label, o.kind.name(), o.file_name), lines)
         })
         .collect();
     Ok(Written {
         description: format!(
-            "{}{} PNGs, {masks} masks, {dicom_line}, index.html",
-            if checked.json_value.is_some() { "response.json, " } else { "" },
-            items.len()
+            "{}{pngs_line}, index.html",
+            if checked.json_value.is_some() { "response.json, " } else { "" }
         ),
         failures,
         warnings,
@@ -190,7 +211,7 @@ pub fn write_outputs(
 /// Renders an image output's first frame to `outputs/<name>.png`; `None` when it has no
 /// displayable pixels.
 fn render_output(out: &Path, file_name: &str, buf: &[u8]) -> std::io::Result<Option<String>> {
-    let Ok(mut frames) = arterys_gateway::dicom::display::render(buf) else { return Ok(None) };
+    let Ok(mut frames) = arterys_viewer::display::render(buf) else { return Ok(None) };
     if frames.is_empty() {
         return Ok(None);
     }

@@ -23,15 +23,19 @@ fn font() -> Option<&'static FontRef<'static>> {
     FONT.get_or_init(|| FontRef::try_from_slice(FONT_BYTES).ok()).as_ref()
 }
 
-/// Padding around the text and the height of one line, in pixels, at `scale`.
-fn metrics(scale: u32) -> (u32, u32, PxScale) {
-    let s = scale.max(1);
-    let px = BASE_PX * s as f32;
+/// The font size in pixels of `scale` (0 is treated as 1).
+pub fn scale_px(scale: u32) -> f32 {
+    BASE_PX * scale.max(1) as f32
+}
+
+/// Padding around the text and the height of one line, in pixels, at `px` pixels a font size.
+fn metrics(px: f32) -> (u32, u32, PxScale) {
+    let px = if px.is_finite() { px.clamp(4.0, 512.0) } else { BASE_PX };
     let line = font().map_or(px, |f| {
         let sf = f.as_scaled(PxScale::from(px));
         sf.ascent() - sf.descent() + sf.line_gap()
     });
-    (2 * s, line.ceil() as u32, PxScale::from(px))
+    (((px * 2.0 / BASE_PX).round() as u32).max(1), line.ceil() as u32, PxScale::from(px))
 }
 
 /// Width in pixels of one line of text.
@@ -59,7 +63,12 @@ fn text_lines(text: &str) -> impl Iterator<Item = &str> {
 /// Breaks `text` into lines no wider than `max_width` pixels (at word boundaries; a single
 /// word wider than that is split between characters).
 pub fn wrap(text: &str, scale: u32, max_width: u32) -> Vec<String> {
-    let (pad, _, px) = metrics(scale);
+    wrap_px(text, scale_px(scale), max_width)
+}
+
+/// [`wrap`] at a font size of `size` pixels.
+pub fn wrap_px(text: &str, size: f32, max_width: u32) -> Vec<String> {
+    let (pad, _, px) = metrics(size);
     let limit = max_width.saturating_sub(2 * pad) as f32;
     if limit <= 0.0 {
         // No room at all: one character per line would help no one.
@@ -99,18 +108,30 @@ impl Canvas {
     /// canvas is smaller than the text). Returns the height of the box; empty text draws
     /// nothing and returns 0.
     pub fn text(&mut self, x: i64, y: i64, text: &str, color: [u8; 3], scale: u32) -> u32 {
-        if text.is_empty() {
-            return 0;
+        let [_, y0, _, y1] = self.text_px(x, y, text, color, scale_px(scale));
+        if y1 < y0 {
+            0
+        } else {
+            (y1 - y0 + 1) as u32
         }
-        let lines = wrap(text, scale, self.width);
+    }
+
+    /// [`Canvas::text`] at a font size of `size` pixels; returns the box drawn, as inclusive
+    /// corners `[x0, y0, x1, y1]` (`x1 < x0` when nothing was drawn).
+    pub fn text_px(&mut self, x: i64, y: i64, text: &str, color: [u8; 3], size: f32) -> [i64; 4] {
+        if text.is_empty() {
+            return [x, y, x - 1, y - 1];
+        }
+        let lines = wrap_px(text, size, self.width);
         let joined = lines.join("\n");
-        let (box_w, box_h) = Self::text_size(&joined, scale);
+        let (box_w, box_h) = Self::text_size_px(&joined, size);
         let x = x.min(i64::from(self.width) - i64::from(box_w)).max(0);
         let y = y.min(i64::from(self.height) - i64::from(box_h)).max(0);
         let (x1, y1) = (x.saturating_add(i64::from(box_w)) - 1, y.saturating_add(i64::from(box_h)) - 1);
         self.blend_rect(x, y, x1, y1, TEXT_BACKGROUND, TEXT_BACKGROUND_ALPHA);
-        let Some(font) = font() else { return box_h };
-        let (pad, line_h, px) = metrics(scale);
+        let drawn = [x, y, x1, y1];
+        let Some(font) = font() else { return drawn };
+        let (pad, line_h, px) = metrics(size);
         let sf = font.as_scaled(px);
         for (row, line) in lines.iter().enumerate() {
             let baseline = y as f32 + pad as f32 + row as f32 * line_h as f32 + sf.ascent();
@@ -133,16 +154,21 @@ impl Canvas {
                 });
             }
         }
-        box_h
+        drawn
     }
 
     /// Size (width, height) in pixels of the box [`Canvas::text`] draws for `text` at `scale`
     /// before any wrapping; (0, 0) when empty.
     pub fn text_size(text: &str, scale: u32) -> (u32, u32) {
+        Self::text_size_px(text, scale_px(scale))
+    }
+
+    /// [`Canvas::text_size`] at a font size of `size` pixels.
+    pub fn text_size_px(text: &str, size: f32) -> (u32, u32) {
         if text.is_empty() {
             return (0, 0);
         }
-        let (pad, line_h, px) = metrics(scale);
+        let (pad, line_h, px) = metrics(size);
         let (lines, widest) = text_lines(text).fold((0u32, 0f32), |(n, w), line| (n + 1, w.max(line_width(line, px))));
         (widest.ceil() as u32 + 2 * pad, lines * line_h + 2 * pad)
     }

@@ -3,15 +3,20 @@
 
 use std::fmt::Write as _;
 
+mod json;
 mod legend;
+mod series;
 
-use arterys_gateway::InferenceResponse;
+use arterys_protocol::InferenceResponse;
 use serde_json::Value;
 
-pub use legend::legend;
+pub use json::json_html;
+pub use legend::{legend, SeriesScope};
 
 use crate::outputs::{DicomOutput, OutputKind};
 use crate::overlay::length_text;
+use crate::values::{entries, percent, Shown};
+use crate::words::count;
 
 /// One image of the gallery.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +25,10 @@ pub struct GalleryItem {
     pub file_name: String,
     /// Path of the thumbnail shown (drawn at the size it is shown).
     pub thumbnail: String,
+    /// Path of the thumbnail without results (shown when results are switched off).
+    pub plain: String,
+    /// Why the image could not be drawn: a placeholder says so in its place (no PNGs then).
+    pub not_drawn: Option<String>,
     /// The thumbnail's width and height in pixels.
     pub size: (u32, u32),
     /// Text shown under the image (line breaks are kept).
@@ -67,51 +76,75 @@ pub struct Page<'a> {
     pub response_json: &'a Value,
 }
 
-/// Inline stylesheet: a grid of thumbnails shown at their own size, no external resources.
+/// Inline stylesheet: a grid of thumbnails shown at their own size, the results switch (a
+/// checkbox and CSS: no script), no external resources.
 const STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}
 h1{font-size:1.4em}
 h2{font-size:1.15em;border-bottom:1px solid #333;padding-bottom:.2em}
-h3{font-size:1em}
+h3{font-size:1em;margin-bottom:.2em}
+.count{margin:0 0 .6em;font-size:.85em;color:#aaa;word-break:break-all}
 .summary{background:#1c1c1c;border:1px solid #333;padding:.6em 1em;margin:0 0 1em;list-style:none}
 .summary li,.hashes{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
 .violations{color:#ff5555;font-weight:bold}
 .warnings{color:#ffb020}
+.switch{display:inline-block;margin:.4em 0;padding:.3em .8em;border:1px solid #555;border-radius:4px;cursor:pointer}
 .grid{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 figure{margin:0;background:#1c1c1c;border:1px solid #333;padding:6px}
 figure img{display:block}
+#show-results:checked ~ .images img.plain{display:none}
+#show-results:not(:checked) ~ .images img.with-results{display:none}
+.not-drawn .placeholder{display:flex;align-items:center;justify-content:center;text-align:center;box-sizing:border-box;\
+padding:1em;border:2px dashed #744;color:#f99;font-size:.9em;word-break:break-word}
 figcaption{font-size:.85em;white-space:pre-wrap;word-break:break-word;margin-top:4px}
 figcaption ul{margin:.2em 0;padding-left:1.2em}
-.legend{list-style:none;padding-left:0}
+.legend{list-style:none;padding-left:0;margin:.3em 0 .8em}
 .legend ul{list-style:none}
 .swatch{display:inline-block;width:1em;height:1em;margin-right:.5em;vertical-align:middle;border:1px solid #888}
 .bar{width:320px;height:14px;border:1px solid #888;margin-top:4px}
 .scale{width:320px;display:flex;justify-content:space-between;font-size:.8em}
+table.kv{border-collapse:collapse;margin:.3em 0 .8em}
 table.kv td{padding:.1em .8em .1em 0;vertical-align:top}
+table.probs td{padding:0 .8em 0 0}
+td.pct{text-align:right;font-variant-numeric:tabular-nums}
+.json{background:#1c1c1c;border:1px solid #333;padding:.6em 1em;font-family:ui-monospace,monospace;font-size:.8em}
+.json details.j,.json div.j{margin-left:1.2em}
+.json>details.j{margin-left:0}
+.json summary{cursor:pointer}
+.json .k{color:#8cf}
+.json .n{color:#888}
 pre{background:#1c1c1c;border:1px solid #333;padding:1em;overflow:auto;font-size:.8em}
 a{color:#8cf}
 ";
 
-/// Free-form results (`study_ml_json`, `series_ml_json`) as a key/value table.
-fn key_values(v: &Value) -> String {
+/// Free-form results (`study_ml_json`, `series_ml_json`) as a key/value table: scores and
+/// probabilities as percentages (probabilities in a small table of their own, highest first).
+pub(crate) fn key_values(v: &Value) -> String {
     let mut html = String::from("<table class=\"kv\">\n");
-    let row = |html: &mut String, k: &str, v: &Value| {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td></tr>", escape(k), escape(&text));
+    let entries = match v {
+        Value::Object(m) => entries(m),
+        other => entries(&[("value".to_owned(), other.clone())].into_iter().collect()),
     };
-    match v {
-        Value::Object(m) => m.iter().for_each(|(k, v)| row(&mut html, k, v)),
-        other => row(&mut html, "value", other),
+    for (k, shown) in entries {
+        let cell = match shown {
+            Shown::Text(t) => escape(&t),
+            Shown::Percent(p) => escape(&p),
+            Shown::Probabilities(ps) => {
+                let rows: String = ps
+                    .iter()
+                    .map(|(n, p)| format!("<tr><td>{}</td><td class=\"pct\">{}</td></tr>", escape(n), percent(*p)))
+                    .collect();
+                format!("<table class=\"probs\">{rows}</table>")
+            }
+        };
+        let _ = writeln!(html, "<tr><td>{}</td><td>{cell}</td></tr>", escape(&k));
     }
     html.push_str("</table>\n");
     html
 }
 
 /// What the answer says about one image: box labels, measurements with their length.
-fn image_notes(r: &InferenceResponse, item: &GalleryItem) -> Vec<String> {
+pub(crate) fn image_notes(r: &InferenceResponse, item: &GalleryItem) -> Vec<String> {
     let j = r.json();
     let here = |sop: &str, f: Option<u32>| sop == item.sop_instance_uid && f.unwrap_or(1) == item.frame;
     let mut notes: Vec<String> = j
@@ -143,11 +176,13 @@ fn list(html: &mut String, class: &str, heading: &str, lines: &[String]) {
 }
 
 /// A self-contained `index.html`: title, summary, hashes, violations and conformance warnings,
-/// the study classification, the legend, one section per series with its classification and
-/// its images in slice order (thumbnails linking to the full PNGs, captions naming series,
-/// image, frame, slice position and file, the image's measurements with their length), the
-/// DICOM outputs (captures shown, reports listed, presentation states summarised), and the
-/// response JSON. Everything HTML-escaped, no external resources, no script.
+/// the study classification, a switch that shows the images with or without their results,
+/// one section per series (its heading with what it shows, its classification, its legend,
+/// its images in slice order: thumbnails linking to the full PNGs, captions naming series,
+/// image, frame, slice position and file, the image's measurements with their length, and a
+/// placeholder saying why for each image not drawn), the DICOM outputs (captures shown,
+/// reports listed, presentation states summarised), and the response JSON, foldable.
+/// Everything HTML-escaped, no external resources, no script.
 pub fn index_html(page: &Page<'_>) -> String {
     let title = escape(page.title);
     let mut html = String::with_capacity(8192 + page.items.len() * 512);
@@ -175,41 +210,12 @@ pub fn index_html(page: &Page<'_>) -> String {
     if let Some(study) = j.and_then(|j| j.study_ml_json.as_ref()) {
         let _ = writeln!(html, "<h2>Study classification</h2>\n{}", key_values(study));
     }
-    let gsps = page.outputs.iter().any(|o| o.output.kind == OutputKind::PresentationState);
-    let sr =
-        page.outputs.iter().any(|o| o.output.kind == OutputKind::StructuredReport && !o.output.annotations.is_empty());
-    if let Some(r) = page.response {
-        html.push_str(&legend(r, gsps, sr));
-    }
-    let mut series: Vec<&str> = Vec::new();
-    for item in page.items {
-        if !series.contains(&item.series_instance_uid.as_str()) {
-            series.push(&item.series_instance_uid);
-        }
-    }
-    let _ = writeln!(html, "<h2>Images ({})</h2>", page.items.len());
-    for uid in series {
-        let heading = page.series_titles.iter().find(|(u, _)| u == uid).map_or(uid, |(_, t)| t.as_str());
-        let _ = writeln!(html, "<h3>{}</h3>", escape(heading));
-        if let Some(v) = j.and_then(|j| j.series_ml_json.as_ref()).and_then(|m| m.get(uid)) {
-            html.push_str(&key_values(v));
-        }
-        html.push_str("<div class=\"grid\">\n");
-        for item in page.items.iter().filter(|i| i.series_instance_uid == uid) {
-            let (src, href) = (escape(&url_path(&item.thumbnail)), escape(&url_path(&item.file_name)));
-            let caption = escape(&item.caption);
-            let notes = page.response.map(|r| image_notes(r, item)).unwrap_or_default();
-            let notes: String = notes.iter().map(|n| format!("<li>{}</li>", escape(n))).collect();
-            let notes = if notes.is_empty() { notes } else { format!("<ul>{notes}</ul>") };
-            let _ = writeln!(
-                html,
-                "<figure><a href=\"{href}\"><img src=\"{src}\" width=\"{}\" height=\"{}\" alt=\"{caption}\"></a>\
-                 <figcaption>{caption}{notes}</figcaption></figure>",
-                item.size.0, item.size.1
-            );
-        }
-        html.push_str("</div>\n");
-    }
+    // The switch comes before the images it governs (the CSS selects its later siblings).
+    html.push_str(
+        "<input type=\"checkbox\" id=\"show-results\" checked>\n\
+         <label class=\"switch\" for=\"show-results\">Show results on the images</label>\n",
+    );
+    series::images_html(&mut html, page);
     if !page.outputs.is_empty() {
         let _ = writeln!(html, "<h2>DICOM outputs ({})</h2>", page.outputs.len());
         for o in page.outputs {
@@ -217,8 +223,8 @@ pub fn index_html(page: &Page<'_>) -> String {
         }
     }
     html.push_str("<h2>Response</h2>\n");
-    let json = serde_json::to_string_pretty(page.response_json).unwrap_or_else(|_| page.response_json.to_string());
-    let _ = writeln!(html, "<pre>{}</pre>\n</body>\n</html>", escape(&json));
+    html.push_str(&json::json_html(page.response_json));
+    html.push_str("</body>\n</html>\n");
     html
 }
 
@@ -248,23 +254,17 @@ fn outputs_html(html: &mut String, entry: &OutputEntry) {
         let images: std::collections::BTreeSet<&str> =
             o.annotations.iter().map(|a| a.sop_instance_uid.as_str()).collect();
         let graphics: usize = o.annotations.iter().map(|a| a.graphics.len() + a.texts.len()).sum();
-        let _ = writeln!(
-            html,
-            "<p>{graphics} graphics and text objects on {} images, drawn on them above.</p>",
-            images.len()
-        );
+        let objects = count(graphics, "graphic or text object", "graphics and text objects");
+        let _ = writeln!(html, "<p>{objects} on {}, drawn on them above.</p>", count(images.len(), "image", "images"));
     }
     if o.kind == OutputKind::StructuredReport && !o.annotations.is_empty() {
-        let _ = writeln!(
-            html,
-            "<p>{} measured image region(s), drawn with their values on the images above.</p>",
-            o.annotations.len()
-        );
+        let regions = count(o.annotations.len(), "measured image region", "measured image regions");
+        let _ = writeln!(html, "<p>{regions}, drawn with their values on the images above.</p>");
     }
 }
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {
@@ -280,7 +280,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Percent-encodes a relative file path for use in a URL, keeping unreserved characters and '/'.
-fn url_path(path: &str) -> String {
+pub(crate) fn url_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for byte in path.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {

@@ -20,7 +20,7 @@ async fn a_report_s_length_is_drawn_on_its_slice() {
     let o = tool(addr, &["-i", input.to_str().unwrap()], &out).await;
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("1 measured image region(s), drawn on their PNGs"), "{stdout}");
+    assert!(stdout.contains("1 measured image region, drawn on their PNGs"), "{stdout}");
 
     // Which slice carries the line: exactly one, the middle one in slice order.
     let mut drawn = Vec::new();

@@ -32,7 +32,7 @@ pub fn out_dir(name: &str) -> PathBuf {
 
 /// Runs the tool against `addr`, writing to `out`.
 pub async fn tool(addr: SocketAddr, args: &[&str], out: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_send-inference-request"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_send-inference-request-under-test"));
     cmd.args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()]).args(args);
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
 }

@@ -29,10 +29,32 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// A page that opens index.html in a frame and lists each image with whether it decoded.
+/// A page that opens index.html in a frame and reports, line by line: each image and whether
+/// it decoded; per series, its figures, placeholders and the count its header gives; its legend
+/// entries; the results switch before and after a click (which thumbnails are visible); and
+/// every pair of text boxes that overlap on the page.
 const CHECKER: &str = r#"<!DOCTYPE html><html><body><pre id="r">not loaded</pre>
 <iframe id="f" src="index.html" width="1280" height="900"></iframe>
 <script>
+function visible(el) { return el.getClientRects().length > 0; }
+function toggle(d) {
+  var box = d.getElementById('show-results');
+  var shown = function (sel) { return Array.prototype.filter.call(d.querySelectorAll(sel), visible).length; };
+  return 'TOGGLE checked=' + (box && box.checked) + ' results=' + shown('img.with-results') + ' plain=' + shown('img.plain');
+}
+function textBoxes(d) {
+  var walk = d.createTreeWalker(d.body, NodeFilter.SHOW_TEXT), boxes = [], n;
+  while ((n = walk.nextNode())) {
+    // Text in a folded block (or otherwise hidden) is not on the page.
+    if (!n.textContent.trim() || !n.parentElement.checkVisibility()) continue;
+    var range = d.createRange(); range.selectNodeContents(n);
+    var rects = range.getClientRects();
+    for (var i = 0; i < rects.length; i++) {
+      if (rects[i].width > 0 && rects[i].height > 0) boxes.push({ r: rects[i], t: n.textContent.trim().slice(0, 40), n: n });
+    }
+  }
+  return boxes;
+}
 document.getElementById('f').addEventListener('load', function () {
   var d = this.contentDocument, out = [];
   if (!d) { out.push('NO ACCESS'); } else {
@@ -41,6 +63,32 @@ document.getElementById('f').addEventListener('load', function () {
       var im = d.images[i];
       out.push((im.complete && im.naturalWidth > 0 ? 'OK ' : 'BROKEN ') + im.getAttribute('src'));
     }
+    d.querySelectorAll('section.series').forEach(function (s) {
+      var uid = s.getAttribute('data-series');
+      var count = s.querySelector('p.count');
+      out.push('SERIES ' + uid + ' FIGURES ' + s.querySelectorAll('figure').length + ' PLACEHOLDERS ' +
+        s.querySelectorAll('figure.not-drawn').length + ' HEADING ' + s.querySelector('h3').textContent +
+        ' COUNT ' + (count ? count.textContent : ''));
+      s.querySelectorAll('ul.legend > li').forEach(function (li) {
+        out.push('LEGEND ' + uid + ' ' + li.textContent.replace(/\s+/g, ' ').trim());
+      });
+    });
+    out.push(toggle(d));
+    var box = d.getElementById('show-results');
+    if (box) { box.click(); }
+    out.push(toggle(d));
+    if (box) { box.click(); }
+    var boxes = textBoxes(d);
+    for (var a = 0; a < boxes.length; a++) {
+      for (var b = a + 1; b < boxes.length; b++) {
+        if (boxes[a].n === boxes[b].n) continue;
+        var p = boxes[a].r, q = boxes[b].r;
+        var w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+        var h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+        if (w > 1 && h > 1) out.push('OVERLAP ' + boxes[a].t + ' | ' + boxes[b].t);
+      }
+    }
+    out.push('TEXT BOXES ' + boxes.length);
   }
   document.getElementById('r').textContent = out.join('\n');
 });
@@ -58,9 +106,23 @@ fn browser(args: &[&str], url: &str) -> Output {
         .unwrap()
 }
 
-/// Loads `out/index.html` in chromium: no console message, every image decodes (returns how
-/// many); a full-page screenshot goes to the test output folder.
-fn open_in_browser(out: &Path, name: &str) -> usize {
+/// What the checker page saw of one gallery.
+struct Seen {
+    /// Images that decoded.
+    images: usize,
+    /// Every line of the report.
+    lines: Vec<String>,
+}
+
+impl Seen {
+    fn with(&self, prefix: &str) -> Vec<&str> {
+        self.lines.iter().filter_map(|l| l.strip_prefix(prefix)).collect()
+    }
+}
+
+/// Loads `out/index.html` in chromium: no console message, every image decodes, no two text
+/// boxes overlap; a full-page screenshot goes to the test output folder.
+fn open_in_browser(out: &Path, name: &str) -> Seen {
     std::fs::write(out.join("check.html"), CHECKER).unwrap();
     let o = browser(&["--dump-dom"], &format!("file://{}", out.join("check.html").display()));
     let dom = String::from_utf8_lossy(&o.stdout);
@@ -68,9 +130,17 @@ fn open_in_browser(out: &Path, name: &str) -> usize {
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
     assert!(console.is_empty(), "{name}: console messages: {console:#?}");
     let result = dom.split("<pre id=\"r\">").nth(1).and_then(|r| r.split("</pre>").next()).unwrap_or("");
+    let result = result.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
     assert!(result.starts_with("IMAGES "), "{name}: the gallery did not load: {result}\n{log}");
-    let broken: Vec<&str> = result.lines().filter(|l| !l.starts_with("OK ") && !l.starts_with("IMAGES ")).collect();
+    let seen = Seen {
+        images: result.lines().filter(|l| l.starts_with("OK ")).count(),
+        lines: result.lines().map(str::to_owned).collect(),
+    };
+    let broken: Vec<&str> = result.lines().filter(|l| l.starts_with("BROKEN ")).collect();
     assert!(broken.is_empty(), "{name}: images that do not decode: {broken:?}");
+    let overlaps = seen.with("OVERLAP ");
+    assert!(overlaps.is_empty(), "{name}: text boxes that overlap: {overlaps:#?}");
+    assert!(seen.with("TEXT BOXES ").first().is_some_and(|n| n.parse::<usize>().unwrap() > 20), "{name}: {result}");
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gallery-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let shot = shots.join(format!("{name}.png"));
@@ -79,7 +149,7 @@ fn open_in_browser(out: &Path, name: &str) -> usize {
     browser(&["--window-size=1280,2000", &format!("--screenshot={}", shot.display())], &index);
     let png = image::open(&shot).unwrap_or_else(|e| panic!("{name}: no screenshot at {}: {e}", shot.display()));
     assert_eq!(png.width(), 1280);
-    result.lines().filter(|l| l.starts_with("OK ")).count()
+    seen
 }
 
 fn count_color(path: &Path, color: [u8; 3]) -> usize {
@@ -133,7 +203,7 @@ async fn every_mode_is_visible_in_a_real_browser() {
                     assert_eq!(count_color(&out.join(other), sr), 0, "{name}: SR colour on {other}");
                 }
                 assert!(html.contains("structured report measurements (SR image regions)"), "{name}: legend");
-                assert!(html.contains("1 measured image region(s), drawn with their values"), "{name}");
+                assert!(html.contains("1 measured image region, drawn with their values"), "{name}");
             }
             Mode::Gsps => {
                 let full = count_color(&out.join("0_3.dcm.png"), [255, 160, 0]);
@@ -159,9 +229,43 @@ async fn every_mode_is_visible_in_a_real_browser() {
             }
             _ => {}
         }
-        let images = open_in_browser(&out, &name);
-        let expected = 3 + usize::from(*mode == Mode::SecondaryCapture);
-        assert_eq!(images, expected, "{name}: images in the gallery");
+        let seen = open_in_browser(&out, &name);
+        // Each image with its results and without; a capture once.
+        let expected = 2 * 3 + usize::from(*mode == Mode::SecondaryCapture);
+        assert_eq!(seen.images, expected, "{name}: images in the gallery");
+        // One series, its real number, and a count that is what it shows.
+        let series = seen.with("SERIES ");
+        assert_eq!(series.len(), 1, "{name}: {series:?}");
+        assert!(
+            series[0].contains(" FIGURES 3 PLACEHOLDERS 0 HEADING Series 704 COUNT 3 images \u{b7} 1.2.826."),
+            "{name}: {series:?}"
+        );
+        // The switch: results shown at first, the plain images after a click.
+        assert_eq!(
+            seen.with("TOGGLE "),
+            ["checked=true results=3 plain=0", "checked=false results=0 plain=3"],
+            "{name}"
+        );
+        // One legend entry per finding, each once.
+        let legend: Vec<&str> = seen.with("LEGEND ").into_iter().map(|l| l.split_once(' ').unwrap().1).collect();
+        let mut distinct = legend.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), legend.len(), "{name}: an entry twice: {legend:#?}");
+        let expected: &[&str] = match mode {
+            Mode::Auto | Mode::Boxes => &["Mock finding: 3 boxes"],
+            Mode::Seg2d | Mode::Seg3d | Mode::Conformance => {
+                &["Mock segmentation: probability mask, shown where p \u{2265} 0.50"]
+            }
+            Mode::Boolean => &["Mock region: mask"],
+            Mode::Classification | Mode::SecondaryCapture => &[],
+            Mode::Gsps => &["presentation state graphics (GSPS)"],
+            Mode::StructuredReport => &["structured report measurements (SR image regions)"],
+            Mode::Measurements => &["Mock length: length (mm with Pixel Spacing, else px)"],
+            Mode::NumericLabels => &["Mock organs: labels 1 = Core 2 = Rim 3 = Halo"],
+            Mode::Heatmap => &["Mock attention: heatmap, palette heat, transparent below 0.300.00.250.50.751.0"],
+        };
+        assert_eq!(legend, expected, "{name}: legend");
         if matches!(mode, Mode::StructuredReport | Mode::Gsps | Mode::SecondaryCapture) {
             let file = match mode {
                 Mode::StructuredReport => "sr_0.dcm",
@@ -205,7 +309,9 @@ async fn a_second_run_replaces_the_first_and_leaves_other_files_alone() {
         assert!(pngs.iter().any(|p| p.ends_with(&format!("_{name}.png"))), "{name} in {pngs:?}");
         assert!(out.join("thumbs").join(pngs.iter().find(|p| p.ends_with(&format!("_{name}.png"))).unwrap()).exists());
     }
-    assert_eq!(std::fs::read_dir(out.join("thumbs")).unwrap().count(), 3, "no stale thumbnail");
+    let thumbs = |dir: &Path| std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count();
+    assert_eq!(thumbs(&out.join("thumbs")), 3, "no stale thumbnail");
+    assert_eq!(thumbs(&out.join("thumbs/plain")), 3, "no stale thumbnail without results");
     // 1024-px images shown at 320 px: the box is drawn on the thumbnail at 2 px, so its
     // edges survive (a 3-px line scaled down by 3.2 would not).
     for p in &pngs {
@@ -254,7 +360,7 @@ async fn unreadable_or_misdirected_dicom_outputs_fail_the_run() {
     tokio::spawn(server.run_until(std::future::pending()));
     let input = test_dicom("arterys/test_3d");
     for (route, expected) in [
-        ("/misdirected", "part 0 (gsps_0.dcm) annotates 2 image(s) that were not sent"),
+        ("/misdirected", "part 0 (gsps_0.dcm) annotates 2 images that were not sent"),
         ("/garbage", "part 0 (dicom_structured_report) is not readable DICOM"),
     ] {
         let out = out_dir(route.trim_start_matches('/'));

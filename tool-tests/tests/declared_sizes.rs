@@ -45,7 +45,7 @@ async fn bomb_files_are_skipped_by_name_and_the_tool_stays_small() {
     std::fs::copy(real, dir.join("real.dcm")).unwrap();
     let out = dir.join("out");
 
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request-under-test"))
         .args(["--host", "127.0.0.1", "-p", &addr.port().to_string(), "-o", out.to_str().unwrap()])
         .args(["-i", dir.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
