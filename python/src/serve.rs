@@ -5,15 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::route;
 use arterys_gateway::extract::{BodyRate, RequestLimits};
 use arterys_gateway::Gateway;
 use axum::extract::Request;
 use axum::Router;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use tokio::sync::Semaphore;
-
-use crate::route::{self, Shared};
 
 /// The gateway's options, as the Python layer checked them (`None`: the gateway's default).
 #[derive(FromPyObject)]
@@ -90,39 +88,22 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
     };
     let max_concurrent = o.max_concurrent.unwrap_or(1).max(1);
     let mut gw = args.apply(Gateway::new()).max_concurrent_inferences(max_concurrent);
-    let mut study_root = None;
     if let Some(dir) = &o.study_root {
-        let canonical = std::path::Path::new(dir)
-            .canonicalize()
-            .map_err(|e| PyValueError::new_err(format!("study_root {dir}: {e}")))?;
-        gw = gw.study_root(&canonical);
-        study_root = Some(canonical);
-    }
-    let budget = gw.budget();
-    let limits = RequestLimits {
-        body_limit: args.body_limit_mib << 20,
-        study_root,
-        budget: Some(budget),
-        body_rate: BodyRate {
-            min_bytes_per_sec: args.min_body_rate_kib << 10,
-            grace: Duration::from_secs(args.body_grace_secs),
-        },
-        ..RequestLimits::default()
-    };
-    let shared = Arc::new(Shared {
-        limits: Arc::new(limits),
-        permits: Arc::new(Semaphore::new(max_concurrent)),
-        timeout: Duration::from_secs(args.handler_timeout_secs.max(1)),
-    });
-    let mut router = Router::new();
-    for (path, dispatch) in routes {
-        let (dispatch, shared) = (Arc::new(dispatch), Arc::clone(&shared));
-        let svc = move |req: Request| route::handle(Arc::clone(&dispatch), Arc::clone(&shared), req);
-        router = router.route(&path, axum::routing::any(svc));
+        gw = gw.study_root(dir);
     }
     if let Some(f) = health {
         let f = Arc::new(f);
         gw = gw.healthcheck(move || route::health(Arc::clone(&f)));
     }
-    Ok(gw.merge(router))
+    // The Python routes get the gateway's own admission: its permits, limits, budget and
+    // deadline, shared with every other route of this gateway.
+    Ok(gw.merge_admitted(move |admission| {
+        let mut router = Router::new();
+        for (path, dispatch) in routes {
+            let (dispatch, admission) = (Arc::new(dispatch), admission.clone());
+            let svc = move |req: Request| route::handle(Arc::clone(&dispatch), admission.clone(), req);
+            router = router.route(&path, axum::routing::any(svc));
+        }
+        router
+    }))
 }

@@ -131,3 +131,20 @@ def test_handlers_run_on_max_concurrent_threads(serve):
     for t in threads:
         t.join(60)
     assert [a.status_code for a in answers] == [200, 200]
+
+
+def test_python_routes_count_in_the_gateways_inference_metrics(serve):
+    app = serve("behaviour.py")
+    answer = {}
+    t = threading.Thread(target=lambda: answer.update(r=post(app.url + "/slow", {"seconds": "2"}, study())))
+    t.start()
+    wait_until(lambda: "sleeping" in app.output())
+    # The running handler holds one of the gateway's permits.
+    running = requests.get(app.url + "/metrics", timeout=10).text
+    assert "arterys_inference_permits_in_use 1" in running, running
+    t.join(60)
+    assert answer["r"].status_code == 200
+    done = requests.get(app.url + "/metrics", timeout=10).text
+    assert "arterys_inference_permits_in_use 0" in done, done
+    assert 'arterys_handler_duration_seconds_count{route="/slow"} 1' in done, done
+    assert 'arterys_inference_queue_wait_seconds_count{route="/slow"} 1' in done, done
