@@ -116,7 +116,9 @@ class Gateway:
 
     def add_healthcheck_route(self, healthcheck: Callable[[], Any]) -> None:
         """Answers ``GET`` and ``POST /healthcheck`` with ``healthcheck()``: a ``str``,
-        ``(body, status)`` or a Flask response (``make_response('READY', 200)``)."""
+        ``(body, status)`` or a Flask response (``make_response('READY', 200)``). As in the
+        SDK, without one ``/healthcheck`` does not exist (404); ``/livez`` and ``/readyz``
+        always answer."""
         if not callable(healthcheck):
             raise TypeError("the health check is not callable")
         self._health = healthcheck

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::route;
 use arterys_gateway::extract::{BodyRate, RequestLimits};
-use arterys_gateway::Gateway;
+use arterys_gateway::{Gateway, GatewayError};
 use axum::extract::Request;
 use axum::Router;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
@@ -91,10 +91,15 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
     if let Some(dir) = &o.study_root {
         gw = gw.study_root(dir);
     }
-    if let Some(f) = health {
-        let f = Arc::new(f);
-        gw = gw.healthcheck(move || route::health(Arc::clone(&f)));
-    }
+    // As in the SDK, `/healthcheck` exists only once a health check is registered: without
+    // one it is an unknown path (the probes `/livez` and `/readyz` are always there).
+    gw = match health {
+        Some(f) => {
+            let f = Arc::new(f);
+            gw.healthcheck(move || route::health(Arc::clone(&f)))
+        }
+        None => gw.healthcheck(|req: Request| async move { GatewayError::NotFound(req.uri().path().to_owned()) }),
+    };
     // The Python routes get the gateway's own admission: its permits, limits, budget and
     // deadline, shared with every other route of this gateway.
     Ok(gw.merge_admitted(move |admission| {
