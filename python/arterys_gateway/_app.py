@@ -182,7 +182,7 @@ class Gateway:
         self._flask_context()  # import Flask (when installed) before requests come
         routes = {path: self._dispatcher(path, h) for path, h in self._routes.items()}
         health = self._health_dispatcher() if self._health is not None else None
-        _native.serve(routes, health, host or "0.0.0.0", port, opts, _announce)
+        _native.serve(routes, health, host or "0.0.0.0", port, opts, _announce, _trim)
 
     # -- what the Rust side calls ---------------------------------------------------------
 

@@ -32,9 +32,11 @@ pub(crate) struct Options {
 
 /// Serves `routes` (path → dispatch callable) and `health` on `host:port` until SIGTERM or
 /// Ctrl-C, then lets in-flight requests finish within the shutdown grace. `on_bound(host,
-/// port)` is called once the socket listens (port 0 picks a free one).
+/// port)` is called once the socket listens (port 0 picks a free one); `release_memory()`
+/// hands freed heap memory back to the system while a large input is copied into Python.
 #[pyfunction]
-#[pyo3(signature = (routes, health, host, port, options, on_bound))]
+#[pyo3(signature = (routes, health, host, port, options, on_bound, release_memory=None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn serve(
     py: Python<'_>,
     routes: BTreeMap<String, Py<PyAny>>,
@@ -43,7 +45,12 @@ pub(crate) fn serve(
     port: u16,
     options: Options,
     on_bound: Py<PyAny>,
+    release_memory: Option<Py<PyAny>>,
 ) -> PyResult<()> {
+    if let Some(f) = release_memory {
+        // One process, one allocator: the first server's function serves every later one.
+        let _ = crate::call::RELEASE.set(f);
+    }
     // The gateway's own lines go to stderr, where Python's logging and Flask write theirs.
     let config = match &options.logging_config {
         Some(path) => arterys_gateway::logging::LoggingConfig::load(path)
