@@ -190,11 +190,11 @@ class Gateway:
         wanted = _typed_kwargs(handler)
 
         def dispatch(
-            json_bytes: bytes, parts: List[bytes], attachments: List[int], input_hash: str
+            json_text: str, parts: List[bytes], attachments: List[int], input_hash: str
         ) -> Answer:
             token = _INPUT_HASH.set(input_hash)
             try:
-                return self._call(handler, wanted, json_bytes, parts, attachments, input_hash)
+                return self._call(handler, wanted, json_text, parts, attachments, input_hash)
             finally:
                 _INPUT_HASH.reset(token)
 
@@ -205,12 +205,12 @@ class Gateway:
         self,
         handler: Callable[..., Any],
         wanted: Tuple[str, ...],
-        json_bytes: bytes,
+        json_text: str,
         parts: List[bytes],
         attachments: List[int],
         input_hash: str,
     ) -> Answer:
-        json_input = json.loads(json_bytes)
+        json_input = json.loads(json_text)
         instances = [io.BytesIO(p) for p in parts]
         kwargs: Dict[str, Any] = {}
         if wanted:

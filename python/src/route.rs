@@ -33,9 +33,10 @@ async fn infer(dispatch: Callable, admission: &Admission, req: Request) -> Resul
     let admitted = admission.admit_request(req).await?;
     let boundary = admitted.request.boundary.clone();
     let input_hash = admitted.request.input.input_hash.clone();
+    let queued = std::time::Instant::now();
     let answer = admission
         .run_request(admitted, move |input| {
-            call::dispatch(&dispatch, input).map_err(|reason| GatewayError::from(dispatch_failed(reason)))
+            call::dispatch(&dispatch, input, queued).map_err(|reason| GatewayError::from(dispatch_failed(reason)))
         })
         .await?;
     let (json_text, buffers) = match answer {
