@@ -1,7 +1,8 @@
 //! `bench python`: the same SDK-style Python handlers (`reference/sdk_app.py`: the README's
 //! boxes example, a 3D mask built with numpy, a constant answer) under the SDK's Flask gateway
 //! (`reference/sdk_gateway.py`, Flask + requests-toolbelt) and under `arterys_gateway` (the
-//! package in `python/`, built in release mode into the reference's venv).
+//! package in `python/`, built in release mode into the reference's venv, or the wheel
+//! `BENCH_PYTHON_WHEEL` names).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,13 +25,15 @@ pub(crate) struct Opts {
     pub rounds: usize,
 }
 
-/// Installs `python/` (release build through maturin, pip's build backend) into the venv.
+/// Installs `python/` (release build through maturin, pip's build backend) into the venv, or
+/// the wheel `BENCH_PYTHON_WHEEL` names (one built before, say, to compare two versions).
 fn install_package(python: &Path) {
-    let package = concat!(env!("CARGO_MANIFEST_DIR"), "/../python");
+    let package = std::env::var("BENCH_PYTHON_WHEEL")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../python").to_owned());
     println!("building and installing arterys_gateway (release) from {package}");
     let status = Command::new(python)
         .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--force-reinstall", "--no-deps"])
-        .arg(package)
+        .arg(&package)
         .status();
     if !matches!(status, Ok(s) if s.success()) {
         fail(&format!("installing arterys_gateway into {} failed: {status:?}", python.display()));
@@ -50,7 +53,10 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 pub(crate) async fn python(o: &Opts) {
     crate::ab::check();
-    println!("\n## Python handlers: arterys_gateway against the SDK's Flask gateway");
+    println!(
+        "\n## Python handlers: arterys_gateway against the SDK's Flask gateway, load average {}",
+        crate::transport::load_avg()
+    );
     let python = crate::reference::python();
     install_package(&python);
     let dir: PathBuf = std::env::temp_dir().join("arterys-bench-python");

@@ -24,7 +24,7 @@ const CT: &str = "multipart/related; boundary=bench-boundary-7f3a";
 const OURS: &str = "#1f77b4";
 const THEIRS: &str = "#d62728";
 
-fn load_avg() -> String {
+pub(crate) fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()

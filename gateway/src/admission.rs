@@ -8,6 +8,9 @@
 //! minimum body rate (408 when too slow), the handler deadline with its request's
 //! [`Cancellation`](crate::cancel::Cancellation) set when the deadline passes or the client
 //! goes away, and the request log lines tagged with the body's SHA-256 as `input_hash`.
+//! A route that speaks the protocol but calls a handler the gateway cannot call itself (a
+//! Python function, say) reads with [`Admission::admit_request`] instead: the protocol's
+//! reading and `input_hash`, then the permit, in the protocol routes' order.
 //!
 //! ```
 //! use arterys_gateway::Admission;
@@ -37,8 +40,9 @@ use tracing::{info, Span};
 use crate::budget::{MemoryBudget, Reservation};
 use crate::cancel::Cancellation;
 use crate::error::GatewayError;
-use crate::extract::{self, RequestLimits};
+use crate::extract::{self, ArterysRequest, RequestLimits};
 use crate::metrics::InferencePermit;
+use crate::InferenceInput;
 
 /// The gateway's permits, limits and handler deadline, for routes it does not decode itself.
 /// Cloning is cheap (all clones share the permits and the budget).
@@ -72,6 +76,22 @@ pub struct Admitted {
 impl std::fmt::Debug for Admitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admitted").field("uri", &self.head.uri).field("body", &self.body.len()).finish()
+    }
+}
+
+/// A protocol request admitted by [`Admission::admit_request`]: it holds an inference permit,
+/// and its input its share of the memory budget, until it is dropped or run.
+pub struct AdmittedRequest {
+    /// The request as read: the handler's input, the boundary to answer with, the memory
+    /// reservation (run with [`Admission::run_request`], or hold it while the input lives).
+    pub request: ArterysRequest,
+    permit: InferencePermit,
+    started: Instant,
+}
+
+impl std::fmt::Debug for AdmittedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdmittedRequest").field("route", &self.request.input.route).finish()
     }
 }
 
@@ -131,6 +151,30 @@ impl Admission {
         Ok(Admitted { head, body: buf.freeze(), memory, permit, started })
     }
 
+    /// Reads a protocol request as the protocol's routes do ([`ArterysRequest`]: the multipart
+    /// body decoded and hashed as it streams in, or a `studyPath` study read from below the
+    /// study root, under the same limits, memory budget and minimum body rate), then waits for
+    /// an inference permit, as they do (a queued request's body is already counted against the
+    /// budget, so the handler's next input is ready when a permit frees). For a route that
+    /// answers the protocol with a handler the gateway does not call itself (one in another
+    /// language, say). The request's span gets the protocol's `input_hash`.
+    pub async fn admit_request(&self, req: Request) -> Result<AdmittedRequest, GatewayError> {
+        let started = Instant::now();
+        let request = extract::read(req, &self.limits).await?;
+        let input = &request.input;
+        Span::current().record("input_hash", input.input_hash.as_str());
+        info!(
+            "start processing: {} DICOM instances, {} attachments on {}",
+            input.dicom.len(),
+            input.attachments.len(),
+            input.route
+        );
+        let permit = InferencePermit::acquire(Arc::clone(&self.permits), &input.route)
+            .await
+            .map_err(|_| GatewayError::ShuttingDown)?;
+        Ok(AdmittedRequest { request, permit, started })
+    }
+
     /// Runs `work` on the blocking pool with the admitted body, under the handler deadline
     /// (504 past it; the work's [`Cancellation`] is set then, and when the client goes away,
     /// so its checkpoints stop it). The permit is given back when the work ends or at the
@@ -142,6 +186,35 @@ impl Admission {
         F: FnOnce(Bytes) -> Result<T, E> + Send + 'static,
     {
         let Admitted { body, memory, permit, started, .. } = admitted;
+        self.run(body, memory, permit, started, work).await
+    }
+
+    /// [`Admission::run_blocking`] for a request admitted by [`Admission::admit_request`]:
+    /// `work` gets its input.
+    pub async fn run_request<T, E, F>(&self, admitted: AdmittedRequest, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<GatewayError> + Send + 'static,
+        F: FnOnce(InferenceInput) -> Result<T, E> + Send + 'static,
+    {
+        let AdmittedRequest { request, permit, started } = admitted;
+        self.run(request.input, request.memory, permit, started, work).await
+    }
+
+    async fn run<I, T, E, F>(
+        &self,
+        input: I,
+        memory: Option<Reservation>,
+        permit: InferencePermit,
+        started: Instant,
+        work: F,
+    ) -> Result<T, E>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        E: From<GatewayError> + Send + 'static,
+        F: FnOnce(I) -> Result<T, E> + Send + 'static,
+    {
         let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
         let held = Arc::clone(&permit);
         let span = Span::current();
@@ -149,7 +222,7 @@ impl Admission {
         let _cancel_on_drop = CancelOnDrop(cancellation.clone());
         let mut task = tokio::task::spawn_blocking(move || {
             let _held = (Release(held), memory);
-            span.in_scope(|| cancellation.scope(|| work(body)))
+            span.in_scope(|| cancellation.scope(|| work(input)))
         });
         let joined = match tokio::time::timeout(self.timeout, &mut task).await {
             Ok(j) => j,

@@ -57,7 +57,8 @@ class Gateway:
     def add_inference_route(self, route: str, handler: Handler) -> None:
         """Serves POST route with handler(json_input, dicom_instances, input_hash)."""
     def add_healthcheck_route(self, healthcheck: Callable[[], ViewReturn]) -> None:
-        """Answers GET and POST /healthcheck with healthcheck()."""
+        """Answers GET and POST /healthcheck with healthcheck(); without one, as in the SDK,
+        /healthcheck does not exist (404)."""
     def register_error_handler(
         self, code_or_exception: Union[int, Type[BaseException]], f: Callable[[Any], ViewReturn]
     ) -> None:

@@ -116,7 +116,9 @@ class Gateway:
 
     def add_healthcheck_route(self, healthcheck: Callable[[], Any]) -> None:
         """Answers ``GET`` and ``POST /healthcheck`` with ``healthcheck()``: a ``str``,
-        ``(body, status)`` or a Flask response (``make_response('READY', 200)``)."""
+        ``(body, status)`` or a Flask response (``make_response('READY', 200)``). As in the
+        SDK, without one ``/healthcheck`` does not exist (404); ``/livez`` and ``/readyz``
+        always answer."""
         if not callable(healthcheck):
             raise TypeError("the health check is not callable")
         self._health = healthcheck
@@ -180,7 +182,7 @@ class Gateway:
         self._flask_context()  # import Flask (when installed) before requests come
         routes = {path: self._dispatcher(path, h) for path, h in self._routes.items()}
         health = self._health_dispatcher() if self._health is not None else None
-        _native.serve(routes, health, host or "0.0.0.0", port, opts, _announce)
+        _native.serve(routes, health, host or "0.0.0.0", port, opts, _announce, _trim)
 
     # -- what the Rust side calls ---------------------------------------------------------
 
@@ -188,11 +190,11 @@ class Gateway:
         wanted = _typed_kwargs(handler)
 
         def dispatch(
-            json_bytes: bytes, parts: List[bytes], attachments: List[int], input_hash: str
+            json_text: str, parts: List[bytes], attachments: List[int], input_hash: str
         ) -> Answer:
             token = _INPUT_HASH.set(input_hash)
             try:
-                return self._call(handler, wanted, json_bytes, parts, attachments, input_hash)
+                return self._call(handler, wanted, json_text, parts, attachments, input_hash)
             finally:
                 _INPUT_HASH.reset(token)
 
@@ -203,12 +205,12 @@ class Gateway:
         self,
         handler: Callable[..., Any],
         wanted: Tuple[str, ...],
-        json_bytes: bytes,
+        json_text: str,
         parts: List[bytes],
         attachments: List[int],
         input_hash: str,
     ) -> Answer:
-        json_input = json.loads(json_bytes)
+        json_input = json.loads(json_text)
         instances = [io.BytesIO(p) for p in parts]
         kwargs: Dict[str, Any] = {}
         if wanted:

@@ -13,5 +13,6 @@ def serve(
     port: int,
     options: Dict[str, Any],
     on_bound: Callable[[str, int], None],
+    release_memory: Optional[Callable[[], None]] = None,
 ) -> None:
     """Serves the routes until SIGTERM or Ctrl-C."""

@@ -5,15 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arterys_gateway::Gateway;
+use crate::route;
 use arterys_gateway::{BodyRate, RequestLimits};
+use arterys_gateway::{Gateway, GatewayError};
 use axum::extract::Request;
 use axum::Router;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use tokio::sync::Semaphore;
-
-use crate::route::{self, Shared};
 
 /// The gateway's options, as the Python layer checked them (`None`: the gateway's default).
 #[derive(FromPyObject)]
@@ -34,9 +32,11 @@ pub(crate) struct Options {
 
 /// Serves `routes` (path → dispatch callable) and `health` on `host:port` until SIGTERM or
 /// Ctrl-C, then lets in-flight requests finish within the shutdown grace. `on_bound(host,
-/// port)` is called once the socket listens (port 0 picks a free one).
+/// port)` is called once the socket listens (port 0 picks a free one); `release_memory()`
+/// hands freed heap memory back to the system while a large input is copied into Python.
 #[pyfunction]
-#[pyo3(signature = (routes, health, host, port, options, on_bound))]
+#[pyo3(signature = (routes, health, host, port, options, on_bound, release_memory=None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn serve(
     py: Python<'_>,
     routes: BTreeMap<String, Py<PyAny>>,
@@ -45,7 +45,12 @@ pub(crate) fn serve(
     port: u16,
     options: Options,
     on_bound: Py<PyAny>,
+    release_memory: Option<Py<PyAny>>,
 ) -> PyResult<()> {
+    if let Some(f) = release_memory {
+        // One process, one allocator: the first server's function serves every later one.
+        let _ = crate::call::RELEASE.set(f);
+    }
     // The gateway's own lines go to stderr, where Python's logging and Flask write theirs.
     let config = match &options.logging_config {
         Some(path) => arterys_gateway::logging::LoggingConfig::load(path)
@@ -90,39 +95,32 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
     };
     let max_concurrent = o.max_concurrent.unwrap_or(1).max(1);
     let mut gw = args.apply(Gateway::new()).max_concurrent_inferences(max_concurrent);
-    let mut study_root = None;
     if let Some(dir) = &o.study_root {
-        let canonical = std::path::Path::new(dir)
-            .canonicalize()
-            .map_err(|e| PyValueError::new_err(format!("study_root {dir}: {e}")))?;
-        gw = gw.study_root(&canonical);
-        study_root = Some(canonical);
+        gw = gw.study_root(dir);
     }
-    let budget = gw.budget();
-    let limits = RequestLimits {
-        body_limit: args.body_limit_mib << 20,
-        study_root,
-        budget: Some(budget),
-        body_rate: BodyRate {
-            min_bytes_per_sec: args.min_body_rate_kib << 10,
-            grace: Duration::from_secs(args.body_grace_secs),
-        },
-        ..RequestLimits::default()
+    // As in the SDK, `/healthcheck` exists only once a health check is registered: without
+    // one it is an unknown path (the probes `/livez` and `/readyz` are always there).
+    // Its 404 names the inference routes, as the gateway's own 404 does.
+    let known: Arc<[String]> = routes.iter().map(|(path, _)| path.clone()).collect();
+    gw = match health {
+        Some(f) => {
+            let f = Arc::new(f);
+            gw.healthcheck(move || route::health(Arc::clone(&f)))
+        }
+        None => gw.healthcheck(move |req: Request| {
+            let known = Arc::clone(&known);
+            async move { GatewayError::NotFound(req.uri().path().to_owned(), known) }
+        }),
     };
-    let shared = Arc::new(Shared {
-        limits: Arc::new(limits),
-        permits: Arc::new(Semaphore::new(max_concurrent)),
-        timeout: Duration::from_secs(args.handler_timeout_secs.max(1)),
-    });
-    let mut router = Router::new();
-    for (path, dispatch) in routes {
-        let (dispatch, shared) = (Arc::new(dispatch), Arc::clone(&shared));
-        let svc = move |req: Request| route::handle(Arc::clone(&dispatch), Arc::clone(&shared), req);
-        router = router.route(&path, axum::routing::any(svc));
-    }
-    if let Some(f) = health {
-        let f = Arc::new(f);
-        gw = gw.healthcheck(move || route::health(Arc::clone(&f)));
-    }
-    Ok(gw.merge(router))
+    // The Python routes get the gateway's own admission: its permits, limits, budget and
+    // deadline, shared with every other route of this gateway.
+    Ok(gw.merge_admitted(move |admission| {
+        let mut router = Router::new();
+        for (path, dispatch) in routes {
+            let (dispatch, admission) = (Arc::new(dispatch), admission.clone());
+            let svc = move |req: Request| route::handle(Arc::clone(&dispatch), admission.clone(), req);
+            router = router.route(&path, axum::routing::any(svc));
+        }
+        router
+    }))
 }

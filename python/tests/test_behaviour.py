@@ -131,3 +131,66 @@ def test_handlers_run_on_max_concurrent_threads(serve):
     for t in threads:
         t.join(60)
     assert [a.status_code for a in answers] == [200, 200]
+
+
+def test_python_routes_count_in_the_gateways_inference_metrics(serve):
+    app = serve("behaviour.py")
+    answer = {}
+    t = threading.Thread(target=lambda: answer.update(r=post(app.url + "/slow", {"seconds": "2"}, study())))
+    t.start()
+    wait_until(lambda: "sleeping" in app.output())
+    # The running handler holds one of the gateway's permits.
+    running = requests.get(app.url + "/metrics", timeout=10).text
+    assert "arterys_inference_permits_in_use 1" in running, running
+    t.join(60)
+    assert answer["r"].status_code == 200
+    done = requests.get(app.url + "/metrics", timeout=10).text
+    assert "arterys_inference_permits_in_use 0" in done, done
+    assert 'arterys_handler_duration_seconds_count{route="/slow"} 1' in done, done
+    assert 'arterys_inference_queue_wait_seconds_count{route="/slow"} 1' in done, done
+
+
+def test_study_root_serves_study_path_requests(serve, tmp_path):
+    study_dir = tmp_path / "studies" / "ct-1"
+    study_dir.mkdir(parents=True)
+    files = study()
+    for i, data in enumerate(files):
+        (study_dir / f"{i:03}.dcm").write_bytes(data)
+    app = serve("behaviour.py", f"study_root={tmp_path / 'studies'}")
+    ask = {"studyPath": "ct-1"}
+    resp = requests.post(app.url + "/count", data=json.dumps(ask), timeout=60,
+                         headers={"Content-Type": "application/json"})
+    answer = json.loads(decode(resp)[0].content)
+    assert answer["study_ml_json"] == {"instances": len(files), "bytes": sum(map(len, files))}
+    # Outside the root: refused before any handler runs.
+    escape = requests.post(app.url + "/count", data=json.dumps({"studyPath": "../.."}), timeout=60,
+                           headers={"Content-Type": "application/json"})
+    assert 400 <= escape.status_code < 500, escape.text
+    # Without study_root, studyPath requests are off.
+    plain = serve("behaviour.py")
+    off = requests.post(plain.url + "/count", data=json.dumps(ask), timeout=60,
+                        headers={"Content-Type": "application/json"})
+    assert 400 <= off.status_code < 500 and "studyPath" in off.text, off.text
+
+
+def test_logging_config_sets_the_gateways_own_lines(serve, tmp_path):
+    config = tmp_path / "logging.yaml"
+    config.write_text("format: json\nroot:\n  level: INFO\n")
+    app = serve("behaviour.py", f"logging_config={config}")
+    resp = post(app.url + "/slow", {"seconds": "0"}, study())
+    digest = decode(resp)[-1].content.decode().split(":")[0]
+    wait_until(lambda: "response sent" in app.output())
+    lines = [json.loads(l) for l in app.output().splitlines() if l.startswith("{") and "start processing" in l]
+    assert lines, app.output()
+    assert digest in json.dumps(lines[0]), lines[0]
+    # A config the gateway cannot read stops start-up with a ValueError naming the option.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: xml\n")
+    import pytest
+
+    from arterys_gateway import Gateway
+
+    gw = Gateway(__name__, logging_config=str(bad))
+    gw.add_inference_route("/", lambda *a: None)
+    with pytest.raises(ValueError, match="logging_config"):
+        gw.run(port=0)

@@ -109,5 +109,8 @@ def test_ping_and_unknown_routes(results):
 
     assert requests.get(results.url + "/ping", timeout=10).status_code == 200
     assert requests.post(results.url + "/nowhere", timeout=10).status_code == 404
-    # Without a registered health check the gateway's own answers READY.
-    assert requests.get(results.url + "/healthcheck", timeout=10).text == "READY"
+    # As in the SDK, no health check registered: no /healthcheck (the probes stay).
+    for method in (requests.get, requests.post):
+        resp = method(results.url + "/healthcheck", timeout=10)
+        assert resp.status_code == 404, resp.text
+    assert requests.get(results.url + "/readyz", timeout=10).status_code == 200

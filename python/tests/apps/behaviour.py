@@ -77,15 +77,20 @@ def mean(json_input, dicom_instances, input_hash):
     return {"protocol_version": "1.0", "parts": [], "study_ml_json": {"mean": total / len(dicom_instances)}}, []
 
 
+def count(json_input, dicom_instances, input_hash):
+    sizes = [len(f.getvalue()) for f in dicom_instances]
+    return {"protocol_version": "1.0", "parts": [], "study_ml_json": {"instances": len(sizes), "bytes": sum(sizes)}}, []
+
+
 def health():
     return make_response("READY", 200)
 
 
 if __name__ == "__main__":
     opts = dict(a.split("=", 1) for a in sys.argv[1:])
-    app = Gateway(__name__, **{k: int(v) for k, v in opts.items()})
+    app = Gateway(__name__, **{k: int(v) if v.isdigit() else v for k, v in opts.items()})
     app.register_error_handler(Refused, lambda e: make_response(f"refused: {e}", 422))
-    for f in (refused, boom, slow, busy, logs, bad_count, bad_size, bad_type, bad_part, mean):
+    for f in (refused, boom, slow, busy, logs, bad_count, bad_size, bad_type, bad_part, mean, count):
         app.add_inference_route("/" + f.__name__, f)
     app.add_healthcheck_route(health)
     app.run(host="127.0.0.1", port=0, threaded=True)
