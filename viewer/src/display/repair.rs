@@ -8,7 +8,9 @@
 //!   APP14): the samples are RGB (PS3.5 8.2.1), but the JPEG decoder assumes YCbCr;
 //! - JPEG lossy with 12-bit samples (grayscale), which dicom-pixeldata's JPEG decoder refuses
 //!   ([`super::jpeg12`]); BitsStored, HighBit and PixelRepresentation then apply as for any
-//!   16-bit native data.
+//!   16-bit native data;
+//! - JPEG-LS, which dicom-pixeldata decodes only through CharLS (C++): decoded here in Rust
+//!   ([`super::jpegls`]), every interleave mode.
 
 use arterys_protocol::cancel;
 use dicom_core::value::PixelFragmentSequence;
@@ -18,7 +20,7 @@ use dicom_object::DefaultDicomObject;
 use dicom_transfer_syntax_registry::entries;
 
 use super::image::{JPEG_BASELINE, JPEG_EXTENDED};
-use super::{attr_u16, jpeg12, DisplayError};
+use super::{attr_u16, jpeg12, jpegls, DisplayError};
 
 /// Retired from new files, still in archives.
 pub(super) const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
@@ -37,6 +39,15 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             Some(stream) => swap_to_little_endian(stream, 4),
             None => return Ok(None),
         },
+        (uids::JPEGLS_LOSSLESS | uids::JPEGLS_NEAR_LOSSLESS, DicomValue::PixelSequence(seq)) => {
+            let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
+            let mut out = Vec::new();
+            for (n, frame) in frames(obj, seq).map_err(|e| fail("JPEG-LS", e))?.iter().enumerate() {
+                cancel::checkpoint()?;
+                out.extend(jpegls::decode(frame, rows, cols, spp, bits).map_err(|e| fail("JPEG-LS", format!("frame {n}: {e}")))?);
+            }
+            out
+        }
         (uids::RLE_LOSSLESS, DicomValue::PixelSequence(seq)) if bits == 32 => {
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
             let mut out = Vec::new();
