@@ -7,9 +7,8 @@
 //! test slices ([`synthetic`]). Used by the test tool, the mock server and model servers;
 //! the gateway re-exports it as `arterys_gateway::dicom` with its `dicom` feature.
 //!
-//! **Dependencies**: dicom-rs and the protocol crate; no HTTP, no runtime. JPEG baseline and
-//! lossless, JPEG 2000 and RLE decode in pure Rust; feature `jpegls` adds JPEG-LS through
-//! CharLS (C++: needs cmake and a C++ compiler).
+//! **Dependencies**: dicom-rs and the protocol crate; no HTTP, no runtime. Every codec is
+//! pure Rust: JPEG baseline and lossless, 12-bit JPEG, JPEG-LS, JPEG 2000 and RLE.
 
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
