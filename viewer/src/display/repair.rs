@@ -44,7 +44,10 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             let mut out = Vec::new();
             for (n, frame) in frames(obj, seq).map_err(|e| fail("JPEG-LS", e))?.iter().enumerate() {
                 cancel::checkpoint()?;
-                out.extend(jpegls::decode(frame, rows, cols, spp, bits).map_err(|e| fail("JPEG-LS", format!("frame {n}: {e}")))?);
+                out.extend(
+                    jpegls::decode(frame, rows, cols, spp, bits)
+                        .map_err(|e| fail("JPEG-LS", format!("frame {n}: {e}")))?,
+                );
             }
             out
         }

@@ -3,7 +3,8 @@
 //! components by line (ILV 1) or several by sample (ILV 2).
 
 /// Run lengths' order by run index (T.87 A.7.1.1, table A.2).
-const J: [u32; 32] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const J: [u32; 32] =
+    [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /// The coding parameters of a scan: MAXVAL, NEAR and the preset thresholds (T.87 C.2.4.1.1),
 /// already checked and with defaults applied.
@@ -326,11 +327,8 @@ impl<'a> Scan<'a> {
     fn value(&mut self, k: u32, limit: u32) -> Result<i32, String> {
         let escape = limit.saturating_sub(self.qbpp + 1);
         let high = self.bits.zeros(escape)?;
-        let value = if high >= escape {
-            self.bits.read(self.qbpp)? + 1
-        } else {
-            (i64::from(high) << k) + self.bits.read(k)?
-        };
+        let value =
+            if high >= escape { self.bits.read(self.qbpp)? + 1 } else { (i64::from(high) << k) + self.bits.read(k)? };
         i32::try_from(value).ok().filter(|v| *v < 1 << 18).ok_or_else(|| "a code out of range in the scan data".into())
     }
 
