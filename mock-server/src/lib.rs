@@ -1,5 +1,5 @@
 //! The mock inference service as a library: its modes, what each answers, and the
-//! [`Gateway`](arterys_gateway::Gateway) that serves them. The `mock-server` binary is a command line
+//! [`arterys_gateway::Gateway`] that serves them. The `mock-server` binary is a command line
 //! around [`service`]; tests and benchmarks start the same service in-process.
 
 pub mod capture;

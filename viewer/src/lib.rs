@@ -360,3 +360,8 @@ impl InstanceInfo {
         self.rows > 0 && self.columns > 0
     }
 }
+
+/// This crate's README example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;
