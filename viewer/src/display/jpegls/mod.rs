@@ -14,8 +14,11 @@ mod scan;
 
 use scan::{Coding, Interleave, Scan};
 
-/// T.87's default RESET (C.2.4.1.1).
+/// T.87's default RESET and the thresholds the defaults are scaled from (C.2.4.1.1).
 const BASIC_RESET: i32 = 64;
+const BASIC_T1: i32 = 3;
+const BASIC_T2: i32 = 7;
+const BASIC_T3: i32 = 21;
 
 /// The frame header (SOF55).
 struct Frame {
@@ -197,14 +200,14 @@ fn coding(precision: u32, near: i32, p: Preset) -> Result<Coding, String> {
     let clamp = |v: i32, low: i32| if v > maxval || v < low { low } else { v };
     let (d1, d2, d3) = if maxval >= 128 {
         let factor = (maxval.min(4095) + 128) / 256;
-        let t1 = clamp(factor * (3 - 2) + 2 + 3 * near, near + 1);
-        let t2 = clamp(factor * (7 - 3) + 3 + 5 * near, t1);
-        (t1, t2, clamp(factor * (21 - 4) + 4 + 7 * near, t2))
+        let t1 = clamp(factor * (BASIC_T1 - 2) + 2 + 3 * near, near + 1);
+        let t2 = clamp(factor * (BASIC_T2 - 3) + 3 + 5 * near, t1);
+        (t1, t2, clamp(factor * (BASIC_T3 - 4) + 4 + 7 * near, t2))
     } else {
         let factor = 256 / (maxval + 1);
-        let t1 = clamp((3 / factor + 3 * near).max(2), near + 1);
-        let t2 = clamp((7 / factor + 5 * near).max(3), t1);
-        (t1, t2, clamp((21 / factor + 7 * near).max(4), t2))
+        let t1 = clamp((BASIC_T1 / factor + 3 * near).max(2), near + 1);
+        let t2 = clamp((BASIC_T2 / factor + 5 * near).max(3), t1);
+        (t1, t2, clamp((BASIC_T3 / factor + 7 * near).max(4), t2))
     };
     let pick = |v: i32, default: i32| if v == 0 { default } else { v };
     let (t1, t2, t3) = (pick(p.t1, d1), pick(p.t2, d2), pick(p.t3, d3));

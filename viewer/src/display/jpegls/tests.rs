@@ -65,3 +65,39 @@ fn a_scan_cut_short_or_missing_is_an_error() {
     assert_eq!(decode(&s[..s.len() - 2], 2, 4, 1, 8).unwrap(), vec![0; 8]);
     assert!(decode(&s[..8], 2, 4, 1, 8).unwrap_err().contains("cut short"));
 }
+
+/// The JPEG-LS stream inside a test file (from SOI to the end of its pixel data).
+fn stream_of(rel: &str) -> Vec<u8> {
+    let bytes = std::fs::read(format!("{}/../testdata/dicom/{rel}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let start = bytes.windows(4).position(|w| w == [0xFF, 0xD8, 0xFF, 0xF7]).unwrap();
+    let end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]).unwrap() + 2;
+    bytes[start..end].to_vec()
+}
+
+/// Real streams (grayscale, and colour by plane, line and sample) with a byte flipped (each
+/// of the headers and the scans' first bytes, then every 17th) or cut short (every 11th
+/// length): each gives an image of the declared size or an error, never a panic.
+#[test]
+fn damaged_streams_give_an_error_or_an_image_never_a_panic() {
+    let files = [
+        ("pydicom/MR_small_jpeg_ls_lossless.dcm", 64, 64, 1, 16),
+        ("encoders/dcmtk_rgb_jpegls_near3_ilv_none.dcm", 256, 256, 3, 8),
+        ("encoders/dcmtk_rgb_jpegls_ilv_line.dcm", 256, 256, 3, 8),
+        ("pydicom/SC_rgb_jls_lossy_sample.dcm", 100, 100, 3, 8),
+    ];
+    for (rel, rows, cols, spp, bits) in files {
+        let good = stream_of(rel);
+        let expected = usize::from(rows) * usize::from(cols) * usize::from(spp) * usize::from(bits / 8);
+        assert_eq!(decode(&good, rows, cols, spp, bits).unwrap().len(), expected, "{rel}");
+        for i in (0..good.len()).filter(|i| *i < 200 || i % 17 == 0) {
+            let mut bad = good.clone();
+            bad[i] ^= 0xA5;
+            if let Ok(image) = decode(&bad, rows, cols, spp, bits) {
+                assert_eq!(image.len(), expected, "{rel}: byte {i}");
+            }
+        }
+        for len in (0..good.len()).step_by(11) {
+            let _ = decode(&good[..len], rows, cols, spp, bits);
+        }
+    }
+}
