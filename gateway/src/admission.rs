@@ -6,7 +6,7 @@
 //! taken before its body is read (so queued uploads wait before they hold memory), the body
 //! read into room reserved from the process's memory budget under the body limit and the
 //! minimum body rate (408 when too slow), the handler deadline with its request's
-//! [`Cancellation`](crate::cancel::Cancellation) set when the deadline passes or the client
+//! [`crate::cancel::Cancellation`] set when the deadline passes or the client
 //! goes away, and the request log lines tagged with the body's SHA-256 as `input_hash`.
 //! A route that speaks the protocol but calls a handler the gateway cannot call itself (a
 //! Python function, say) reads with [`Admission::admit_request`] instead: the protocol's

@@ -22,7 +22,7 @@
 //! ```
 //!
 //! `RUST_LOG`, when set, replaces these levels with a tracing-subscriber
-//! [`EnvFilter`](tracing_subscriber::EnvFilter) (`RUST_LOG=warn`,
+//! [`tracing_subscriber::EnvFilter`] (`RUST_LOG=warn`,
 //! `RUST_LOG=info,arterys_gateway=debug`). JSON lines carry `time` in RFC 3339 UTC
 //! (`2026-11-21T20:15:09.123Z`).
 
@@ -317,7 +317,7 @@ impl Visit for Tags {
     }
 }
 
-/// Keeps each span's fields as [`Tags`], updated when a field is recorded later
+/// Keeps each span's fields as `Tags`, updated when a field is recorded later
 /// (`output_hash`).
 pub struct TagLayer;
 

@@ -66,7 +66,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The MedPerf Model MLCube `infer` task: runs the model over every study of DATA_PATH
-    /// (folders of DICOM files, DICOM files, .nii/.nii.gz volumes) and writes <study>.nii.gz
+    /// (folders of DICOM files, DICOM files, .nii/.nii.gz volumes) and writes STUDY.nii.gz
     /// labels and predictions.json to OUTPUT_PATH. Exits non-zero, saying why, on any failure.
     Infer {
         /// Folder of studies (read only)

@@ -307,7 +307,7 @@ async fn every_test_file_renders_or_is_reported_by_name() {
         "liver_1frame.dcm",
         "no_meta.dcm",
         "1.dcm",
-        // JPEG-LS (CharLS): grayscale lossless, RGB near-lossless by line and by sample.
+        // JPEG-LS: grayscale lossless, RGB near-lossless by line and by sample.
         "MR_small_jpeg_ls_lossless.dcm",
         "SC_rgb_jls_lossy_line.dcm",
         "SC_rgb_jls_lossy_sample.dcm",

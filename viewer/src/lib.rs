@@ -8,10 +8,9 @@
 //! the test tool, the mock server and the model server; the gateway re-exports it as
 //! `arterys_gateway::dicom` with its `dicom` feature.
 //!
-//! Features: `jpegls` adds JPEG-LS through CharLS (C++: needs cmake and a C++ compiler);
-//! JPEG baseline and lossless, JPEG 2000 and RLE decode in pure Rust without it.
-//! `test-fixtures` adds `synthetic` (CT slices made up for tests and benchmarks) and
-//! `hostile` (files crafted against readers): for tests, not part of the API.
+//! Every codec is pure Rust: JPEG baseline and lossless, 12-bit JPEG, JPEG-LS, JPEG 2000 and
+//! RLE. The `test-fixtures` feature adds `synthetic` (CT slices made up for tests and
+//! benchmarks) and `hostile` (files crafted against readers): for tests, not part of the API.
 //!
 //! **Dependencies**: dicom-rs and the protocol crate. Never HTTP, an async runtime, the
 //! gateway or anything built on it: a client (the test tool) reads studies with it as much as
@@ -370,3 +369,8 @@ impl InstanceInfo {
         self.rows > 0 && self.columns > 0
     }
 }
+
+/// This crate's README example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;

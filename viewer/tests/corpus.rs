@@ -4,8 +4,7 @@
 //! decodes, grayscale modality values (`display::modality_values`) and colour display pixels
 //! (`display::render_object`) must match pydicom's: exactly for lossless transfer syntaxes (up
 //! to f32 rounding, and one level for a YBR to RGB conversion), within a small tolerance for
-//! lossy ones (two independent decoders). A file we cannot decode must be listed in
-//! [`not_decodable_here`] with its reason.
+//! lossy ones (two independent decoders). Every file pydicom decodes must decode here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod reference;
@@ -13,26 +12,6 @@ mod reference;
 use std::path::{Path, PathBuf};
 
 use arterys_viewer::display;
-
-/// Files pydicom decodes that this build cannot, each with a part of the one-line reason we
-/// give. Kept exact: a file that starts to decode here must be taken out.
-fn not_decodable_here() -> Vec<(&'static str, &'static str)> {
-    let mut files = Vec::new();
-    if !cfg!(feature = "jpegls") {
-        // JPEG-LS needs CharLS (C++), behind the `jpegls` feature.
-        for f in [
-            "emri_small_jpeg_ls_lossless.dcm",
-            "MR_small_jpeg_ls_lossless.dcm",
-            "JPEGLSNearLossless_08.dcm",
-            "JPEGLSNearLossless_16.dcm",
-            "SC_rgb_jls_lossy_line.dcm",
-            "SC_rgb_jls_lossy_sample.dcm",
-        ] {
-            files.push((f, "no decoder for it in this build"));
-        }
-    }
-    files
-}
 
 /// JPEG Extended (12-bit lossy JPEG).
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
@@ -245,22 +224,12 @@ fn our_pixels_match_pydicom_on_its_corpus() {
     println!("differing: {}", differing.len());
     differing.iter().for_each(|l| println!("  ! {l}"));
     println!("decoded by pydicom, not by us: {}", not_ours.len());
-    if !cfg!(feature = "jpegls") {
-        println!("  (built without the `jpegls` feature: JPEG-LS needs it; `cargo test --workspace` has it)");
-    }
     not_ours.iter().for_each(|(f, e)| println!("  x {f}: {e}"));
     println!("not decoded by pydicom: {}", not_pydicom.len());
     not_pydicom.iter().for_each(|l| println!("  - {l}"));
 
     assert!(refs.len() > 100, "the corpus is too small ({} files): is pydicom-data installed?", refs.len());
     assert!(differing.is_empty(), "{} file(s) differ from pydicom:\n{}", differing.len(), differing.join("\n"));
-    let expected = not_decodable_here();
-    let unexpected: Vec<String> = not_ours
-        .iter()
-        .filter(|(f, e)| !expected.iter().any(|(n, reason)| n == f && e.contains(reason)))
-        .map(|(f, e)| format!("{f}: {e}"))
-        .collect();
+    let unexpected: Vec<String> = not_ours.iter().map(|(f, e)| format!("{f}: {e}")).collect();
     assert!(unexpected.is_empty(), "pydicom decodes these, we do not:\n{}", unexpected.join("\n"));
-    let stale: Vec<&str> = expected.iter().map(|(n, _)| *n).filter(|n| !not_ours.iter().any(|(f, _)| f == n)).collect();
-    assert!(stale.is_empty(), "listed as not decodable here but decoded now: {stale:?}");
 }

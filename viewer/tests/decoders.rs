@@ -1,6 +1,6 @@
 //! The decoders added for the files only pydicom could decode (tests/corpus.rs lists the
-//! counts): 12-bit lossy JPEG (pure Rust, always built) and JPEG-LS through CharLS (the
-//! `jpegls` feature), each compared with an independent decoding of the same image.
+//! counts): 12-bit lossy JPEG and JPEG-LS (both pure Rust), each compared with an independent
+//! decoding of the same image.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use arterys_viewer::dicom_object::DefaultDicomObject;
@@ -108,7 +108,6 @@ fn jpeg_12_bit_colour_is_refused_by_name() {
 /// image in JPEG-LS near-lossless with NEAR = 2 (their scan headers), interleaved by line and
 /// by sample: every sample within 2 of the original is what near-lossless guarantees, and
 /// channels decoded in the wrong order or interleave would be far off.
-#[cfg(feature = "jpegls")]
 #[test]
 fn jpeg_ls_rgb_is_within_near_of_the_original_for_both_interleaves() {
     let original = display::render_object(&object("SC_rgb.dcm")).unwrap().remove(0);
@@ -118,14 +117,5 @@ fn jpeg_ls_rgb_is_within_near_of_the_original_for_both_interleaves() {
         let max = decoded.rgb.iter().zip(&original.rgb).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
         assert!(max <= 2, "{name}: {max} levels from the original");
         assert!(decoded.rgb != original.rgb, "{name}: lossy, so not identical");
-    }
-}
-
-#[cfg(not(feature = "jpegls"))]
-#[test]
-fn jpeg_ls_rgb_without_the_feature_names_the_transfer_syntax() {
-    for name in ["SC_rgb_jls_lossy_line.dcm", "SC_rgb_jls_lossy_sample.dcm"] {
-        let e = display::render_object(&object(name)).unwrap_err().to_string();
-        assert!(e.contains("JPEG-LS"), "{name}: {e}");
     }
 }

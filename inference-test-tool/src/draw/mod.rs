@@ -165,7 +165,7 @@ impl Canvas {
 
     /// Lays a mask slice over the canvas: `mask` is mask_w*mask_h bytes row-major; when the mask size differs
     /// from the canvas it is scaled nearest-neighbour; for each canvas pixel the mask value v is mapped by
-    /// `color_of(v)` to Option<([u8;3] color, f32 alpha)>; None leaves the pixel untouched.
+    /// `color_of(v)` to `Option<([u8; 3], f32)>` (colour, alpha); `None` leaves the pixel untouched.
     ///
     /// A mask shorter than `mask_w * mask_h` bytes, or with a zero dimension, is ignored.
     /// `color_of` is called at most once per distinct mask value.

@@ -268,7 +268,7 @@ impl Part {
 }
 
 /// The response's JSON part, as it travels. Read it with serde; build it through
-/// [`InferenceResponse`](super::InferenceResponse), which keeps `parts` and the buffers together.
+/// [`InferenceResponse`](crate::InferenceResponse), which keeps `parts` and the buffers together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseJson {
     /// Always `"1.0"`.

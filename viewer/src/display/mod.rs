@@ -3,7 +3,7 @@
 //!
 //! Decoding is done by `dicom-pixeldata` (every transfer syntax it has a codec for), except
 //! for the files it gets wrong or cannot decode (32-bit Big Endian and RLE samples, JPEG RGB
-//! without a colour marker, 12-bit lossy JPEG), which are decoded here first; everything after decoding is done here, so that the
+//! without a colour marker, 12-bit lossy JPEG, JPEG-LS), which are decoded here first; everything after decoding is done here, so that the
 //! rules below hold for every bit depth and photometric interpretation, including the ones
 //! `dicom-pixeldata`'s own image conversion refuses (32-bit samples, uncompressed
 //! YBR_FULL_422, palette color):
@@ -33,6 +33,7 @@ mod color;
 mod float;
 mod image;
 mod jpeg12;
+mod jpegls;
 mod lut;
 mod preflight;
 mod repair;

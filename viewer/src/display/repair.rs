@@ -8,7 +8,9 @@
 //!   APP14): the samples are RGB (PS3.5 8.2.1), but the JPEG decoder assumes YCbCr;
 //! - JPEG lossy with 12-bit samples (grayscale), which dicom-pixeldata's JPEG decoder refuses
 //!   ([`super::jpeg12`]); BitsStored, HighBit and PixelRepresentation then apply as for any
-//!   16-bit native data.
+//!   16-bit native data;
+//! - JPEG-LS, which dicom-pixeldata decodes only through CharLS (C++): decoded here in Rust
+//!   ([`super::jpegls`]), every interleave mode.
 
 use arterys_protocol::cancel;
 use dicom_core::value::PixelFragmentSequence;
@@ -18,7 +20,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::DefaultDicomObject;
 use dicom_transfer_syntax_registry::entries;
 
-use super::{attr_u16, jpeg12, DisplayError, EXPLICIT_VR_BIG_ENDIAN};
+use super::{attr_u16, jpeg12, jpegls, DisplayError, EXPLICIT_VR_BIG_ENDIAN};
 
 /// A rewritten copy of `obj` when its pixel data needs one, or `None`.
 pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObject>, DisplayError> {
@@ -34,6 +36,18 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             Some(stream) => swap_to_little_endian(stream, 4),
             None => return Ok(None),
         },
+        (uids::JPEGLS_LOSSLESS | uids::JPEGLS_NEAR_LOSSLESS, DicomValue::PixelSequence(seq)) => {
+            let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
+            let mut out = Vec::new();
+            for (n, frame) in frames(obj, seq).map_err(|e| fail("JPEG-LS", e))?.iter().enumerate() {
+                cancel::checkpoint()?;
+                out.extend(
+                    jpegls::decode(frame, rows, cols, spp, bits)
+                        .map_err(|e| fail("JPEG-LS", format!("frame {n}: {e}")))?,
+                );
+            }
+            out
+        }
         (uids::RLE_LOSSLESS, DicomValue::PixelSequence(seq)) if bits == 32 => {
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
             let mut out = Vec::new();
