@@ -10,8 +10,10 @@
 //! # Ok(()) }
 //! ```
 
+mod batcher;
 pub mod config;
 pub mod engine;
+mod failure;
 mod frames;
 mod image_ops;
 pub mod model;
@@ -19,8 +21,10 @@ mod native_frames;
 pub mod platform;
 mod postprocess;
 mod preprocess;
+mod resample;
 mod results;
 pub mod service;
+mod sliding;
 pub mod study;
 
 pub use config::{ConfigError, ModelConfig, ServerConfig};
