@@ -76,8 +76,8 @@ impl Fusion {
         for z in 0..pd {
             for y in 0..ph {
                 let wzy = importance[0][z] * importance[1][y];
-                for x in 0..pw {
-                    let w = wzy * importance[2][x];
+                for (x, &wx) in importance[2].iter().enumerate().take(pw) {
+                    let w = wzy * wx;
                     let [gz, gy, gx] = window.at(z, y, x);
                     let g = (gz * gh + gy) * gw + gx;
                     let p = (z * ph + y) * pw + x;

@@ -30,6 +30,15 @@ struct Grid {
     values: Vec<f32>,
 }
 
+/// The plane every image of a volume shares: its size (columns, rows), its size at the
+/// model's spacing (rows, columns) and its pixel spacing.
+#[derive(Clone, Copy)]
+struct Plane {
+    size: (u32, u32),
+    target: (usize, usize),
+    pixel: [f64; 2],
+}
+
 /// What the windows of one volume produced: fused sums per per-pixel output, scores per
 /// classification output.
 struct Fused {
@@ -121,7 +130,7 @@ impl Model {
         let refuse = |why: String| HandlerError::unprocessable(format!("series {}: {why}", plan.uid));
         let mut opened: Option<Opened> = None;
         let (mut planes, mut items) = (Vec::with_capacity(group.len()), Vec::with_capacity(group.len()));
-        let mut plane: Option<((u32, u32), (usize, usize), [f64; 2])> = None;
+        let mut plane: Option<Plane> = None;
         for &(slot, image) in group {
             cancel::checkpoint().map_err(cancelled)?;
             let part =
@@ -134,7 +143,7 @@ impl Model {
             let window = study.instances[image.index].window;
             let d = decode(part, instance, image.frame_index(), window, &self.config.preprocess.normalize)?;
             let (w, h) = (d.size.0 as usize, d.size.1 as usize);
-            let (size, (th, tw), _) = *match &mut plane {
+            let Plane { size, target: (th, tw), .. } = *match &mut plane {
                 Some(p) => &*p,
                 None => {
                     let pixel = match spacing {
@@ -150,7 +159,7 @@ impl Model {
                         }
                         None => (h, w),
                     };
-                    &*plane.insert((d.size, target, pixel))
+                    &*plane.insert(Plane { size: d.size, target, pixel })
                 }
             };
             if d.size != size {
@@ -165,7 +174,9 @@ impl Model {
             planes.push(resize_bilinear(&d.values, w, h, tw, th));
             items.push(Item { index: image.index, frame: image.frame, slot, size: d.size });
         }
-        let Some((_, (th, tw), pixel)) = plane else { return Err(HandlerError::internal("an empty volume")) };
+        let Some(Plane { target: (th, tw), pixel, .. }) = plane else {
+            return Err(HandlerError::internal("an empty volume"));
+        };
         let depth = match (spacing, self.config.input.layout) {
             (Some(t), Layout::Ncdhw) if group.len() > 1 => {
                 if !plan.volume {
