@@ -92,7 +92,7 @@ fn a_volume_model_at_its_spacing_matches_the_numpy_reference() {
         let shape = parts[0].binary_data_shape.unwrap();
         assert_eq!((shape.depth, shape.height, shape.width), (Some(40), 96, 96), "the original grid");
         let (worst, mean) = compare(&r.buffers()[0], &want);
-        println!("{engine}: largest difference from the reference {worst:.4}, mean {mean:.5}");
+        println!("{}: largest difference from the reference {worst:.4}, mean {mean:.5}", engine.trim());
         assert!(worst <= 0.01 && mean <= 0.003, "{engine}: {worst} / {mean}");
         // Labels come back by the nearest voxel: they agree with the probability's half.
         let labels = &r.buffers()[1];
