@@ -255,34 +255,52 @@ impl Model {
                 .collect(),
             None => vec![[false; 3]],
         };
-        let mut windows = Vec::with_capacity(axes.iter().map(Vec::len).product::<usize>() * flips.len());
-        for &z in &axes[0] {
-            for &y in &axes[1] {
-                for &x in &axes[2] {
-                    windows.extend(flips.iter().map(|&flip| Window { start: [z, y, x], patch, flip }));
-                }
-            }
-        }
         let importance = [gaussian(patch[0]), gaussian(patch[1]), gaussian(patch[2])];
         let outputs = &self.config.outputs;
         let mut fused =
             Fused { maps: outputs.iter().map(|_| None).collect(), scores: vec![Scores::default(); outputs.len()] };
-        let per = patch.iter().product::<usize>();
-        let mut tensor = Vec::with_capacity(self.config.input.batch * per);
-        for chunk in windows.chunks(self.config.input.batch) {
-            cancel::checkpoint().map_err(cancelled)?;
-            tensor.clear();
-            for window in chunk {
-                extract(grid, window, &mut tensor);
-            }
-            let tensors = self.run_windows(&mut tensor, chunk.len())?;
-            for (o, out) in outputs.iter().enumerate() {
-                let activation = self.activation(out);
-                let fused_o = (&mut fused.maps[o], &mut fused.scores[o]);
-                file_windows(out, activation, &tensors[o], chunk, grid, &importance, fused_o)?;
+        // Windows are made as they run: memory holds one run's worth, whatever their number.
+        let batch = self.config.input.batch;
+        let mut tensor = Vec::with_capacity(batch * patch.iter().product::<usize>());
+        let mut chunk = Vec::with_capacity(batch);
+        let (zs, ys, xs) = (&axes[0], &axes[1], &axes[2]);
+        let starts = zs.iter().flat_map(|&z| ys.iter().flat_map(move |&y| xs.iter().map(move |&x| [z, y, x])));
+        for start in starts {
+            for &flip in &flips {
+                chunk.push(Window { start, patch, flip });
+                if chunk.len() == batch {
+                    self.run_chunk(grid, &chunk, &importance, &mut tensor, &mut fused)?;
+                    chunk.clear();
+                }
             }
         }
+        if !chunk.is_empty() {
+            self.run_chunk(grid, &chunk, &importance, &mut tensor, &mut fused)?;
+        }
         Ok(fused)
+    }
+
+    /// One run of windows, its outputs added to the fused sums.
+    fn run_chunk(
+        &self,
+        grid: &Grid,
+        chunk: &[Window],
+        importance: &[Vec<f32>; 3],
+        tensor: &mut Vec<f32>,
+        fused: &mut Fused,
+    ) -> Result<(), HandlerError> {
+        cancel::checkpoint().map_err(cancelled)?;
+        tensor.clear();
+        for window in chunk {
+            extract(grid, window, tensor);
+        }
+        let tensors = self.run_windows(tensor, chunk.len())?;
+        for (o, out) in self.config.outputs.iter().enumerate() {
+            let activation = self.activation(out);
+            let fused_o = (&mut fused.maps[o], &mut fused.scores[o]);
+            file_windows(out, activation, &tensors[o], chunk, grid, importance, fused_o)?;
+        }
+        Ok(())
     }
 
     /// Runs `n` windows: at their number where the batch is free, else padded with zeros.
