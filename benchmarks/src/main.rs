@@ -1,6 +1,8 @@
 //! `bench`: the project's benchmarks in one binary. It generates its own data (a synthetic CT
 //! series written with dicom-object), starts the mock server as a child process (so its memory
 //! is measured alone), and prints each figure as a ratio to a floor measured in the same run.
+//! It sits on top of everything (servers, the tool's client, the model server's engines);
+//! nothing depends on it.
 //!
 //! ```sh
 //! cargo run --release -p benchmarks -- all
@@ -10,7 +12,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arterys_gateway::multipart::{hex, MultipartBody, MultipartDecoder, OutgoingPart};
@@ -106,8 +108,6 @@ enum What {
     Serve {
         #[arg(long)]
         mode: String,
-        #[arg(long)]
-        model_config: Option<PathBuf>,
         /// A model-server config: serve its models instead of the mock service
         #[arg(long)]
         server_config: Option<PathBuf>,
@@ -121,8 +121,8 @@ fn main() {
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail(&format!("tokio: {e}")));
     let what = cli.what.as_ref().unwrap_or(&What::All);
-    if let What::Serve { mode, model_config, server_config } = what {
-        rt.block_on(serve(mode, model_config.as_deref(), server_config.as_deref()));
+    if let What::Serve { mode, server_config } = what {
+        rt.block_on(serve(mode, server_config.as_deref()));
         return;
     }
     if let What::RunModel { config, runs } = what {
@@ -179,7 +179,7 @@ fn cpus() -> usize {
 }
 
 /// The server child: the mock server's service on a free loopback port; prints the port.
-async fn serve(mode: &str, model_config: Option<&Path>, server_config: Option<&Path>) {
+async fn serve(mode: &str, server_config: Option<&Path>) {
     use clap::ValueEnum;
     if std::env::var_os("BENCH_LOG").is_some() {
         let _ = arterys_gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
@@ -208,15 +208,7 @@ async fn serve(mode: &str, model_config: Option<&Path>, server_config: Option<&P
     }
     let mode = Mode::from_str(mode, true).unwrap_or_else(|e| fail(&e));
     let ready = Arc::new(AtomicBool::new(true));
-    let mut gw = arterys_mock_server::service(mode, Arc::clone(&ready));
-    if let Some(path) = model_config {
-        let config = arterys_model_server::ModelConfig::load(path).unwrap_or_else(|e| fail(&e.to_string()));
-        let model = arterys_model_server::Model::load(config).unwrap_or_else(|e| fail(&e.to_string()));
-        let cell = Arc::new(OnceLock::new());
-        let _ = cell.set(model);
-        gw = arterys_mock_server::model_service(ready, cell);
-    }
-    let gw = gw.max_concurrent_inferences(cpus());
+    let gw = arterys_mock_server::service(mode, ready).max_concurrent_inferences(cpus());
     let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
     println!("LISTENING {}", server.local_addr().port());
     let _ = std::io::stdout().flush();

@@ -209,7 +209,7 @@ async fn request(net: &Net, threads: &[usize], rounds: usize) {
 }
 
 /// The demo model: tract against Python onnxruntime per slice, and the gateway's share of a
-/// request through `mock-server --model-config`.
+/// request through the model server's service (what `model-server --config` serves).
 pub async fn demo() {
     println!("\n## 5. The demo ONNX model (256x256, batches of 4)");
     let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models/demo_body.yaml");
@@ -239,12 +239,12 @@ pub async fn demo() {
     let r = model.answer(&input_of(&slices)).unwrap_or_else(|e| fail(&e.to_string()));
     let handler = t.elapsed();
     std::hint::black_box(r);
-    let server = Server::start(&["--mode", "auto", "--model-config", config_path.to_str().unwrap_or_default()]);
+    let server = Server::start(&["--mode", "auto", "--server-config", config_path.to_str().unwrap_or_default()]);
     let client = client();
-    let _ = exchange(&client, server.addr, "/model", request_body(&slices[..1])).await;
+    let _ = exchange(&client, server.addr, "/", request_body(&slices[..1])).await;
     let t = Instant::now();
     let (status, parts, _) =
-        exchange(&client, server.addr, "/model", request_body(&slices)).await.unwrap_or_else(|e| fail(&e));
+        exchange(&client, server.addr, "/", request_body(&slices)).await.unwrap_or_else(|e| fail(&e));
     let wall = t.elapsed();
     if status != 200 || parts < 2 {
         fail(&format!("model request: status {status}, {parts} parts"));

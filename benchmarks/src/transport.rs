@@ -113,26 +113,64 @@ pub(crate) async fn large_rounds(
     best.unwrap_or_default()
 }
 
+/// One-slice requests against concurrency: (clients, ours, reference).
+type Sweep = Vec<(usize, AbResult, AbResult)>;
+/// Against cores: (cores, ours, reference, our large-study wall time).
+type Scaling = Vec<(usize, AbResult, AbResult, Duration)>;
+
+/// The large study through both servers.
+struct Large {
+    slices: usize,
+    /// Request part bytes (hashed) and answer bytes.
+    request_bytes: usize,
+    response_bytes: u64,
+    /// Best wall time and peak RSS of each server.
+    ours: (Duration, u64),
+    reference: (Duration, u64),
+    /// SHA-256 over request and answer, in seconds: the floor ours is held to.
+    floor_s: f64,
+}
+
 pub(crate) async fn transport(o: &Opts) {
     ab::check();
     println!("\n## Transport: ours against the reference (Flask on the SDK's stack), load average {}", load_avg());
     let python = reference::python();
     let _ = std::fs::create_dir_all(&o.out);
+    let body_file = one_slice_request(&o.out);
+    println!("{} s per load", o.seconds);
+    let (sweep, keep_alive) = one_slice_loads(&python, &body_file, o).await;
+    let study = synthetic_study(o.slices);
+    let large = large_study(&python, &study, o.rounds).await;
+    let scaling = against_cores(&python, &body_file, &study, o).await;
+    let json_path = o.out.join("transport.json");
+    let _ = std::fs::write(&json_path, report(o, &sweep, &keep_alive, &large, &scaling));
+    let svg_path = o.out.join("transport.svg");
+    let _ = std::fs::write(&svg_path, plot::svg(&panels(&sweep, &scaling, study.len())));
+    let _ = std::fs::remove_file(&body_file);
+    println!("wrote {} and {}", json_path.display(), svg_path.display());
+}
+
+/// Writes the one-slice request `ab` sends to `out`; its path.
+fn one_slice_request(out: &Path) -> PathBuf {
     let slice = vec![Bytes::from(
         arterys_gateway::dicom::synthetic::ct_slice(SERIES, 7, 512, 512).unwrap_or_else(|e| fail(&e.to_string())),
     )];
     let body: Vec<u8> = request_with("{}", &slice).flat_map(|b| b.to_vec()).collect();
-    let body_file = o.out.join("one-slice-request.bin");
+    let body_file = out.join("one-slice-request.bin");
     std::fs::write(&body_file, &body).unwrap_or_else(|e| fail(&format!("{}: {e}", body_file.display())));
-    println!("one-slice request: {:.0} kB; {} s per load", body.len() as f64 / 1e3, o.seconds);
+    print!("one-slice request: {:.0} kB; ", body.len() as f64 / 1e3);
+    body_file
+}
 
-    // One-slice requests against concurrency, new connection per request; keep-alive too.
-    let (ours, theirs) = (Server::mock_server(None, &["--mode", "boxes"]).await, reference::start(&python, None));
+/// One-slice requests against concurrency, a new connection per request; then keep-alive
+/// with 8 clients (ours, reference).
+async fn one_slice_loads(python: &PathBuf, body_file: &Path, o: &Opts) -> (Sweep, [AbResult; 2]) {
+    let (ours, theirs) = (Server::mock_server(None, &["--mode", "boxes"]).await, reference::start(python, None));
     let mut sweep = Vec::new();
     for &c in &o.concurrency {
         let (a, b) = (
-            ab_run(ours.addr, &body_file, c, o.seconds, false, None),
-            ab_run(theirs.addr, &body_file, c, o.seconds, false, None),
+            ab_run(ours.addr, body_file, c, o.seconds, false, None),
+            ab_run(theirs.addr, body_file, c, o.seconds, false, None),
         );
         println!(
             "new connection per request, {c} clients: ours {} | reference {} | {:.1}x",
@@ -143,8 +181,8 @@ pub(crate) async fn transport(o: &Opts) {
         sweep.push((c, a, b));
     }
     let ka = [
-        ab_run(ours.addr, &body_file, 8, o.seconds, true, None),
-        ab_run(theirs.addr, &body_file, 8, o.seconds, true, None),
+        ab_run(ours.addr, body_file, 8, o.seconds, true, None),
+        ab_run(theirs.addr, body_file, 8, o.seconds, true, None),
     ];
     println!(
         "keep-alive, 8 clients: ours {} | reference {} | {:.1}x",
@@ -152,37 +190,48 @@ pub(crate) async fn transport(o: &Opts) {
         fmt_ab(&ka[1]),
         ka[0].requests_per_s / ka[1].requests_per_s
     );
-    drop((ours, theirs));
+    (sweep, ka)
+}
 
-    // The large study.
-    let study = synthetic_study(o.slices);
-    let (floor, hashed) = hash_floor(&study);
+/// The large study through each server in turn (one at a time on the machine).
+async fn large_study(python: &PathBuf, study: &[Bytes], rounds: usize) -> Large {
+    let (floor, hashed) = hash_floor(study);
     let ours = Server::mock_server(None, &["--mode", "seg3d"]).await;
-    let (ow, orss, resp) = large_rounds(&ours, "/", &study, o.rounds, "ours").await;
+    let (ow, orss, resp) = large_rounds(&ours, "/", study, rounds, "ours").await;
     drop(ours);
-    let theirs = reference::start(&python, None);
-    let (tw, trss, _) = large_rounds(&theirs, "/", &study, o.rounds, "reference").await;
+    let theirs = reference::start(python, None);
+    let (tw, trss, _) = large_rounds(&theirs, "/", study, rounds, "reference").await;
     drop(theirs);
-    let resp_floor = floor.as_secs_f64() * (hashed as f64 + resp as f64) / hashed as f64;
+    let floor_s = floor.as_secs_f64() * (hashed as f64 + resp as f64) / hashed as f64;
     println!(
         "large study ({} slices, {:.1} MB in, {:.1} MB out): ours {:.1} ms, {:.0} MB RSS | reference {:.1} ms, {:.0} MB RSS | {:.2}x faster; ours = {:.2}x the SHA-256 floor of request + answer ({:.1} ms)",
         study.len(), hashed as f64 / MB, resp as f64 / MB, ow.as_secs_f64() * 1e3, orss as f64 / MB, tw.as_secs_f64() * 1e3, trss as f64 / MB,
-        tw.as_secs_f64() / ow.as_secs_f64(), ow.as_secs_f64() / resp_floor, resp_floor * 1e3
+        tw.as_secs_f64() / ow.as_secs_f64(), ow.as_secs_f64() / floor_s, floor_s * 1e3
     );
+    Large {
+        slices: study.len(),
+        request_bytes: hashed,
+        response_bytes: resp,
+        ours: (ow, orss),
+        reference: (tw, trss),
+        floor_s,
+    }
+}
 
-    // Against cores: each server pinned to n cores (its runtime sizes itself from them).
+/// Against cores: each server pinned to n cores (its runtime sizes itself from them).
+async fn against_cores(python: &PathBuf, body_file: &Path, study: &[Bytes], o: &Opts) -> Scaling {
     let mut scaling = Vec::new();
     for &n in o.cores.iter().filter(|&&n| n <= cpus()) {
         let list = cpu_list(0, n);
         let c = (2 * n).max(8);
         let ours = Server::mock_server(Some(&list), &["--mode", "boxes"]).await;
-        let a = ab_run(ours.addr, &body_file, c, o.seconds, false, Some(n));
+        let a = ab_run(ours.addr, body_file, c, o.seconds, false, Some(n));
         drop(ours);
-        let theirs = reference::start(&python, Some(&list));
-        let b = ab_run(theirs.addr, &body_file, c, o.seconds, false, Some(n));
+        let theirs = reference::start(python, Some(&list));
+        let b = ab_run(theirs.addr, body_file, c, o.seconds, false, Some(n));
         drop(theirs);
         let ours = Server::mock_server(Some(&list), &["--mode", "seg3d"]).await;
-        let (lw, _, _) = large_rounds(&ours, "/", &study, 1, "ours").await;
+        let (lw, _, _) = large_rounds(&ours, "/", study, 1, "ours").await;
         drop(ours);
         println!(
             "{n} cores, {c} clients: ours {} | reference {} | {:.1}x; large study {:.1} ms",
@@ -193,21 +242,28 @@ pub(crate) async fn transport(o: &Opts) {
         );
         scaling.push((n, a, b, lw));
     }
+    scaling
+}
 
+/// `transport.json`.
+fn report(o: &Opts, sweep: &Sweep, ka: &[AbResult; 2], large: &Large, scaling: &Scaling) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let result = json!({
         "machine": {"cpus": cpus(), "load_average": load_avg()},
         "seconds_per_load": o.seconds,
         "concurrency": sweep.iter().map(|(c, a, b)| json!({"clients": c, "ours": ab_json(a), "reference": ab_json(b)})).collect::<Vec<_>>(),
         "keep_alive_8": {"ours": ab_json(&ka[0]), "reference": ab_json(&ka[1])},
-        "large": {"slices": study.len(), "request_mb": hashed as f64 / MB, "response_mb": resp as f64 / MB,
-            "ours_ms": ow.as_secs_f64() * 1e3, "ours_peak_rss_mb": orss as f64 / MB,
-            "reference_ms": tw.as_secs_f64() * 1e3, "reference_peak_rss_mb": trss as f64 / MB,
-            "sha256_floor_ms": resp_floor * 1e3},
-        "cores": scaling.iter().map(|(n, a, b, l)| json!({"cores": n, "ours": ab_json(a), "reference": ab_json(b), "ours_large_ms": l.as_secs_f64() * 1e3})).collect::<Vec<_>>(),
+        "large": {"slices": large.slices, "request_mb": large.request_bytes as f64 / MB, "response_mb": large.response_bytes as f64 / MB,
+            "ours_ms": ms(large.ours.0), "ours_peak_rss_mb": large.ours.1 as f64 / MB,
+            "reference_ms": ms(large.reference.0), "reference_peak_rss_mb": large.reference.1 as f64 / MB,
+            "sha256_floor_ms": large.floor_s * 1e3},
+        "cores": scaling.iter().map(|(n, a, b, l)| json!({"cores": n, "ours": ab_json(a), "reference": ab_json(b), "ours_large_ms": ms(*l)})).collect::<Vec<_>>(),
     });
-    let json_path = o.out.join("transport.json");
-    let _ = std::fs::write(&json_path, serde_json::to_string_pretty(&result).unwrap_or_default());
+    serde_json::to_string_pretty(&result).unwrap_or_default()
+}
 
+/// The plot's panels: throughput against clients, and against cores when measured.
+fn panels(sweep: &Sweep, scaling: &Scaling, slices: usize) -> Vec<Panel> {
     let line = |name: &str, color: &'static str, points: Vec<(f64, f64)>| Series { name: name.into(), color, points };
     let mut panels = vec![Panel {
         title: "One slice per request, new connections".into(),
@@ -233,7 +289,7 @@ pub(crate) async fn transport(o: &Opts) {
             ],
         });
         panels.push(Panel {
-            title: format!("{}-slice study, against cores", study.len()),
+            title: format!("{slices}-slice study, against cores"),
             x_label: "server cores".into(),
             y_label: "studies/min".into(),
             series: vec![line(
@@ -243,8 +299,5 @@ pub(crate) async fn transport(o: &Opts) {
             )],
         });
     }
-    let svg_path = o.out.join("transport.svg");
-    let _ = std::fs::write(&svg_path, plot::svg(&panels));
-    let _ = std::fs::remove_file(&body_file);
-    println!("wrote {} and {}", json_path.display(), svg_path.display());
+    panels
 }

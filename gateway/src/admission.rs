@@ -10,7 +10,7 @@
 //! goes away, and the request log lines tagged with the body's SHA-256 as `input_hash`.
 //!
 //! ```
-//! use arterys_gateway::admission::Admission;
+//! use arterys_gateway::Admission;
 //! use arterys_gateway::{Gateway, GatewayError};
 //! use axum::extract::{Request, State};
 //!

@@ -1,7 +1,7 @@
 //! [`MemoryBudget`]: one memory budget for the whole process.
 //!
 //! Request bodies, `studyPath` studies, parsed JSON parts, the images a handler decodes, what
-//! other platforms' routes inflate and decode ([`crate::admission`]) and the response buffers
+//! other platforms' routes inflate and decode ([`Admission`](crate::Admission)) and the response buffers
 //! of every in-flight request are counted against the same number of bytes. The gateway reserves a request's
 //! body before reading it (its `Content-Length` up front, or step by step for a chunked
 //! body), holds that until the handler returns, then counts the response buffers until the

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use crate::budget::MemoryBudget;
-use crate::extract::{BodyRate, RequestLimits};
+use crate::extract::RequestLimits;
+use crate::rate::BodyRate;
 use crate::server::ServerConfig;
 use crate::Gateway;
 
-/// The default of `--shutdown-grace-secs`: the server's own.
-pub use crate::server::DEFAULT_SHUTDOWN_GRACE;
+use crate::DEFAULT_SHUTDOWN_GRACE;
 
 /// The request-limit and transport flags: body limit, handler timeout, memory budget,
 /// shutdown grace, body rate, write timeout, connections.

@@ -85,7 +85,7 @@ pub enum GatewayError {
         /// Bytes received before the cut.
         received: u64,
         /// The minimum.
-        rate: crate::extract::BodyRate,
+        rate: crate::rate::BodyRate,
     },
     /// A task of the gateway itself failed.
     #[error("{0}")]

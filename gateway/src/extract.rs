@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
@@ -17,6 +16,7 @@ use http_body_util::BodyExt;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::error::GatewayError;
 use crate::multipart::{boundary_from_content_type, hex, ContentTypeError, DecoderLimits, MultipartDecoder};
+use crate::rate::BodyRate;
 use crate::study_path::{self, StudyPathError};
 use crate::InferenceInput;
 
@@ -51,37 +51,6 @@ impl Default for RequestLimits {
     }
 }
 
-/// The minimum body rate: after `grace`, a body must have averaged at least
-/// `min_bytes_per_sec` since its first byte was awaited, or the request gets 408 and the
-/// connection is closed (a client trickling bytes cannot hold memory and a connection
-/// forever). Time spent waiting for memory budget does not count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyRate {
-    /// Bytes per second the body must average (0: no minimum).
-    pub min_bytes_per_sec: u64,
-    /// Time before the rate is enforced (also the longest a body may stall at its start).
-    pub grace: Duration,
-}
-
-impl Default for BodyRate {
-    /// 16 KiB/s after 10 s: a 150 MB study must arrive within about 2.5 hours, a stalled or
-    /// 1 KB/s upload is cut after 10 s.
-    fn default() -> Self {
-        Self { min_bytes_per_sec: 16 << 10, grace: Duration::from_secs(10) }
-    }
-}
-
-impl BodyRate {
-    /// When the body must have reached `received` bytes, counting from `start`.
-    fn deadline(&self, start: tokio::time::Instant, received: u64) -> Option<tokio::time::Instant> {
-        if self.min_bytes_per_sec == 0 {
-            return None;
-        }
-        let secs = received as f64 / self.min_bytes_per_sec as f64;
-        Some(start + self.grace + Duration::from_secs_f64(secs.min(1e9)))
-    }
-}
-
 /// Reserves room for a body step by step when its length is not declared.
 const BUDGET_STEP: u64 = 4 << 20;
 
@@ -90,7 +59,7 @@ const BUDGET_STEP: u64 = 4 << 20;
 /// `Extension(Arc<RequestLimits>)` layer), or the defaults.
 ///
 /// ```
-/// use arterys_gateway::extract::ArterysRequest;
+/// use arterys_gateway::ArterysRequest;
 /// async fn count(req: ArterysRequest) -> String {
 ///     format!("{} images", req.input.dicom.len())
 /// }

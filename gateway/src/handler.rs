@@ -19,7 +19,8 @@ type Cause = Box<dyn StdError + Send + Sync>;
 /// [`gateway_timeout`](Self::gateway_timeout) (504) when a server it relies on fails,
 /// [`internal`](Self::internal) (500) when the service failed. There is no blanket conversion from other errors: `?` on a foreign error
 /// does not compile until the handler picks one (the protocol's own `ValidationError`, a
-/// response the handler built wrong, converts to 500). Each takes a message or an error, kept as
+/// response the handler built wrong, converts to 500; with the `dicom` feature a part that is
+/// not usable DICOM, `arterys_viewer::study::StudyError`, converts to 422). Each takes a message or an error, kept as
 /// the [`source`](std::error::Error::source) for the log.
 ///
 /// ```
@@ -119,6 +120,15 @@ impl StdError for HandlerError {
 impl From<crate::ValidationError> for HandlerError {
     fn from(e: crate::ValidationError) -> Self {
         Self::internal(e)
+    }
+}
+
+/// A request part the handler cannot read as DICOM: the input's fault, 422 with the part's
+/// number and the reason.
+#[cfg(feature = "dicom")]
+impl From<arterys_viewer::study::StudyError> for HandlerError {
+    fn from(e: arterys_viewer::study::StudyError) -> Self {
+        Self::unprocessable(e)
     }
 }
 

@@ -5,8 +5,8 @@
 //! hashing every byte once), hands the handler the request JSON, the DICOM instances and the
 //! attachments as separate lists, checks the handler's response against the protocol before
 //! anything is sent, and streams it back with the `input:output` hashes part.
-//! `/healthcheck`, `/ping`, `/livez`, `/readyz`, `/metrics`, limits, a concurrency cap,
-//! `studyPath` requests, tracing spans and graceful shutdown come with it.
+//! `/healthcheck`, `/ping`, `/livez`, `/readyz`, `/metrics`, limits, a memory budget, a
+//! concurrency cap, `studyPath` requests, tracing spans and graceful shutdown come with it.
 //!
 //! The wire contract this implements, endpoint by endpoint and result kind by result kind:
 //! `docs/PROTOCOL.md` in the repository
@@ -28,51 +28,73 @@
 //! }
 //! ```
 //!
-//! The same gateway mounts inside an axum application with [`Gateway::into_router`]
-//! (`examples/axum_app.rs`); each route is an [`InferenceService`], a `tower::Service`.
+//! ## The API
 //!
-//! Where things are:
-//! - [`router`]: the [`Gateway`] builder and [`Readiness`].
-//! - [`pipeline`]: [`InferenceService`], read → handler → validate → stream.
-//! - [`extract`]: [`ArterysRequest`](extract::ArterysRequest), the axum extractor.
-//! - [`error`]: [`GatewayError`] and the one mapping of errors to HTTP status.
-//! - [`handler`]: [`HandlerError`], how a handler chooses its status.
-//! - [`metrics`]: `/metrics` (Prometheus) and the names it serves; [`probes`]: `/livez`,
-//!   `/readyz`.
-//! - [`server`]: the stand-alone [`Server`] (timeouts, connection cap, graceful shutdown).
-//! - [`budget`]: the process's [`MemoryBudget`](budget::MemoryBudget).
-//! - The protocol model (re-exported from [`arterys_protocol`]) and [`multipart`].
+//! - [`Gateway`]: the builder a service starts from (routes, [`Readiness`], limits);
+//!   [`Gateway::serve`] or [`Gateway::bind`] run the stand-alone [`Server`],
+//!   [`Gateway::into_router`] gives an `axum::Router` to mount in your own application
+//!   (`examples/axum_app.rs`).
+//! - A handler is `Fn(InferenceInput) -> HandlerResult`; [`HandlerError`] is how it chooses
+//!   its status. [`GatewayError`] is every refusal of the transport, mapped to a status in one
+//!   place.
+//! - Pieces for an axum application of your own: [`InferenceService`] (one route, a
+//!   `tower::Service`), [`ArterysRequest`] (the extractor) with its [`RequestLimits`], and
+//!   [`Admission`] (the gateway's permits, budget and deadline for routes of another
+//!   platform).
+//! - The protocol's model, from [`arterys_protocol`]: what a handler receives
+//!   ([`InferenceInput`], [`InferenceRequest`]) and builds ([`InferenceResponse`],
+//!   [`BoundingBox`], [`Mask`], [`MaskPart`], [`Palette`], ...), at the root.
+//!
+//! Modules: [`multipart`] (the codec and the response body), [`budget`] (the process's
+//! [`MemoryBudget`](budget::MemoryBudget)), [`metrics`] (`/metrics` and counters for code
+//! elsewhere), [`cancel`] (how blocking work learns that its request is gone), [`panics`].
 //!
 //! Features (none by default; the default build has no HTTP client, no YAML, no subscriber,
 //! no DICOM or image codecs):
-//! - `logging`: `logging.yaml` and the Arterys line format ([`logging`]).
+//! - `logging`: `logging.yaml` and the Arterys line format (`logging`).
 //! - `dicom`: `arterys_gateway::dicom`, the `arterys-viewer` crate (headers, study sorting,
 //!   display images).
-//! - `cli`: [`cli::TransportArgs`], the transport flags for a `clap` parser.
+//! - `cli`: `cli::TransportArgs`, the transport flags for a `clap` parser.
 //! - `jemalloc`: `allocator::return_memory_promptly`, for servers whose global allocator is
 //!   jemalloc.
 //! - `otel`: OpenTelemetry trace export over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
 //!   set (implies `logging`); each request's span carries its `input_hash`.
+//!
+//! ## One path per type
+//!
+//! As axum does with `axum-core` (it re-exports `FromRequest`, `Body`, ... one by one where a
+//! user looks for them, never `axum_core::*` or an alias of the crate), the protocol's items
+//! are re-exported here by name: each at the root, the multipart codec's under [`multipart`]
+//! beside the body built on it, [`cancel`] as the module it is. There is no
+//! `arterys_gateway::protocol` alias and no glob, so each type has one path in this crate and
+//! rustdoc lists it once; the same types are `arterys_protocol`'s, for code that needs the
+//! protocol without the transport. The transport's own modules are private; what an embedder
+//! uses of them is re-exported at the root.
+//!
+//! **Dependencies**: the protocol crate, tokio, hyper, axum, tower. Never a model engine
+//! (tract, onnxruntime), an HTTP client or image codecs in the default build, and never the
+//! crates built on it (model-server, mock-server, the test tool).
 
-pub mod admission;
+mod admission;
 #[cfg(feature = "jemalloc")]
 pub mod allocator;
-pub mod body;
+mod body;
 pub mod budget;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod connections;
-pub mod error;
-pub mod extract;
-pub mod handler;
+mod error;
+mod extract;
+mod handler;
 mod linger;
 pub mod metrics;
 pub mod panics;
-pub mod pipeline;
-pub mod probes;
-pub mod router;
-pub mod server;
-pub mod study_path;
+mod pipeline;
+mod probes;
+mod rate;
+mod router;
+mod server;
+mod study_path;
 mod tcp;
 
 /// DICOM reading and display: the [`arterys_viewer`] crate (feature `dicom`).
@@ -81,21 +103,33 @@ pub use arterys_viewer as dicom;
 #[cfg(feature = "logging")]
 pub mod logging;
 
-/// The protocol model, re-exported: `arterys_gateway::protocol` is [`arterys_protocol`].
-pub use arterys_protocol as protocol;
-pub use arterys_protocol::*;
-
 /// The multipart codec of [`arterys_protocol`] and the response body built on it.
 pub mod multipart {
     pub use crate::body::MultipartBody;
-    pub use arterys_protocol::multipart::*;
+    pub use arterys_protocol::multipart::{
+        boundary_from_content_type, hex, python_bytes_boundary, ContentTypeError, DecodedPart, DecoderLimits,
+        MultipartDecoder, MultipartEncoder, MultipartError, OutgoingPart, PartHeaders,
+    };
 }
 
+pub use arterys_protocol::cancel;
+pub use arterys_protocol::{
+    is_part10, looks_like_dicom, parse_request_json, AnchorPoint, BinaryDataShape, BinaryType, BoundingBox,
+    ConformanceCheck, CoordinatesType, DecodedResponse, DicomConformance, DicomImageRef, InferenceCommand,
+    InferenceInput, InferenceRequest, InferenceResponse, InputError, LinearMeasurement, Mask, MaskPart, MaskShape,
+    Palette, PaletteError, Part, PartProblem, RequestPart, ResponseError, ResponseJson, ResponseReport,
+    ValidationError, Voxel, PROTOCOL_VERSION,
+};
+
+pub use admission::{Admission, Admitted};
 pub use error::GatewayError;
+pub use extract::{ArterysRequest, RequestLimits};
 pub use handler::{HandlerError, HandlerResult};
 pub use pipeline::InferenceService;
+pub use rate::BodyRate;
 pub use router::{Gateway, Readiness, DEFAULT_HANDLER_TIMEOUT};
-pub use server::Server;
+pub use server::{Server, DEFAULT_SHUTDOWN_GRACE};
+pub use study_path::StudyPathError;
 
 /// The repository README's library example, compiled as a doctest.
 #[cfg(doctest)]

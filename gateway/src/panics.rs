@@ -6,7 +6,7 @@ use std::any::Any;
 use std::sync::Once;
 
 /// The text a panic was raised with (empty when it carries something else).
-pub fn message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -17,7 +17,7 @@ pub fn message(payload: &(dyn Any + Send)) -> String {
 /// Installs (once) a panic hook that logs the panic at `ERROR` through `tracing`, with where
 /// it happened. A panic on a request's thread is logged in that request's span, so the line
 /// carries its `input_hash`. Where no subscriber is installed, the previous hook runs
-/// instead (the default prints to stderr). [`crate::logging`]'s `init` calls it.
+/// instead (the default prints to stderr). The `logging` feature's `init` calls it.
 ///
 /// ```
 /// arterys_gateway::panics::log_through_tracing();

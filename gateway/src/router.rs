@@ -20,12 +20,13 @@ use tracing::info;
 use crate::admission::Admission;
 use crate::budget::MemoryBudget;
 use crate::error::GatewayError;
-use crate::extract::{BodyRate, RequestLimits};
+use crate::extract::RequestLimits;
 use crate::handler::{BoxFuture, Handler, HandlerResult};
 use crate::metrics::Metrics;
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
 use crate::probes;
+use crate::rate::BodyRate;
 use crate::server::{Server, ServerConfig};
 use crate::InferenceInput;
 
@@ -74,7 +75,7 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
 /// Every route answers `POST` with the protocol's multipart/related request (or, with a
 /// [`study_root`](Gateway::study_root), the `application/json` `studyPath` variant);
 /// `/healthcheck`, `/ping`, `/livez` and `/readyz` answer `GET` and `POST`, `/metrics`
-/// `GET` ([`crate::metrics`], [`crate::probes`]). [`Gateway::into_router`] gives an
+/// `GET` ([`crate::metrics`]). [`Gateway::into_router`] gives an
 /// `axum::Router` to mount in an application; [`Gateway::serve`] runs it alone.
 ///
 /// ```no_run
@@ -350,7 +351,7 @@ impl Gateway {
     /// Serves the routes `make` builds beside the protocol's, admitted as the protocol's are:
     /// `make` gets an [`Admission`] carrying this gateway's inference permits, memory budget,
     /// body limit, minimum body rate and handler deadline, which its handlers use to read and
-    /// run each request (see [`crate::admission`]). For another platform's API that runs a
+    /// run each request (see [`Admission`]). For another platform's API that runs a
     /// model (MONAI Label's `/infer/{model}`, say). The paths must not clash, as with
     /// [`Gateway::merge`].
     pub fn merge_admitted<F>(mut self, make: F) -> Self

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arterys_gateway::admission::Admission;
 use arterys_gateway::budget::MemoryBudget;
+use arterys_gateway::Admission;
 use arterys_gateway::{Gateway, GatewayError, InferenceResponse};
 use axum::extract::{Request, State};
 use common::*;

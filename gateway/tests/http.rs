@@ -35,7 +35,7 @@ fn every_kind(sop: &str, series: &str, sc: &[u8]) -> InferenceResponse {
         sop_instance_uid: sop.into(),
         frame_number: Some(1),
         label: "Diameter".into(),
-        coordinates_type: arterys_gateway::protocol::response::CoordinatesType::Pixel,
+        coordinates_type: arterys_gateway::CoordinatesType::Pixel,
         start: [10.5, 20.0],
         end: [40.25, 22.0],
         extra: Default::default(),

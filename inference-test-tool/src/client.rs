@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arterys_gateway::multipart::content_type::python_bytes_boundary;
 use arterys_gateway::multipart::{
-    boundary_from_content_type, hex, DecodedPart, DecoderLimits, MultipartBody, MultipartDecoder, OutgoingPart,
+    boundary_from_content_type, hex, python_bytes_boundary, DecodedPart, DecoderLimits, MultipartBody,
+    MultipartDecoder, OutgoingPart,
 };
 use bytes::Bytes;
 use http_body::Frame;

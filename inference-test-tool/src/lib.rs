@@ -2,6 +2,10 @@
 //! loading and ordering a study ([`input`]), the streaming client ([`client`]), the protocol
 //! checks ([`check`]), reading DICOM outputs ([`outputs`]), drawing results ([`draw`], [`overlay`],
 //! [`gsps`], [`sr`]) and writing them ([`output`], [`npy`], [`gallery`], [`manifest`]).
+//!
+//! **Dependencies**: the protocol and the viewer, hyper's client. Never the gateway or a
+//! server crate: it plays the viewer against any service, so it must not share the server's
+//! code (its tests start servers through dev-dependencies).
 
 pub mod check;
 pub mod client;

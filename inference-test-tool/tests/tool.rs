@@ -506,13 +506,12 @@ async fn nothing_to_send_and_no_server_are_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_model_masks_follow_the_anatomy() {
-    use std::sync::OnceLock;
+    use arterys_model_server::service;
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mock-server/models");
-    let config = arterys_mock_server::model::config::ModelConfig::load(&models.join("demo_body.yaml")).unwrap();
-    let model = arterys_mock_server::model::Model::load(config).unwrap();
-    let cell = Arc::new(OnceLock::new());
-    let _ = cell.set(model);
-    let gw = arterys_mock_server::model_service(Arc::new(AtomicBool::new(true)), cell);
+    let config = arterys_model_server::ServerConfig::load(&models.join("demo_body.yaml")).unwrap();
+    let slots = service::slots(&config);
+    service::load_all(config, &slots).unwrap();
+    let gw = service::routes(arterys_gateway::Gateway::new(), &slots);
     let server = gw.bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));

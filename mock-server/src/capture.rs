@@ -5,7 +5,7 @@ use arterys_gateway::dicom::capture::{derived_uid, secondary_capture, CaptureIds
 use arterys_gateway::dicom::display::{open, render_object, DisplayError, DisplayFrame};
 use arterys_gateway::{BinaryType, HandlerError, InferenceInput, InferenceResponse};
 
-use crate::study::Study;
+use arterys_viewer::study::Study;
 
 /// Draws the mock result: a 3-pixel red frame around the middle quarter and a yellow cross
 /// at the centre.

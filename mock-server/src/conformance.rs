@@ -6,7 +6,7 @@ use arterys_gateway::dicom::SortedSeries;
 use arterys_gateway::{ConformanceCheck, DicomConformance, HandlerError, InferenceResponse};
 
 use crate::results::{masks_by_geometry, MaskKind};
-use crate::study::Study;
+use arterys_viewer::study::Study;
 
 /// Slices a series should have for the mock model's 3D context.
 pub const MIN_SLICES: usize = 16;

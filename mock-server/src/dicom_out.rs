@@ -10,7 +10,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
 
-use crate::study::Study;
+use arterys_viewer::study::Study;
 
 /// A text (or other string-valued) element.
 pub fn text(tag: Tag, vr: VR, value: impl Into<String>) -> DataElement<InMemDicomObject> {

@@ -1,6 +1,12 @@
 //! The mock inference service as a library: its modes, what each answers, and the
 //! [`Gateway`](arterys_gateway::Gateway) that serves them. The `mock-server` binary is a command line
-//! around [`service`]; tests and benchmarks start the same service in-process.
+//! around [`service`]; tests and benchmarks start the same service in-process. It is the
+//! protocol demo a vendor starts from and copies: every result kind built with the protocol's
+//! types, studies read with the viewer crate.
+//!
+//! **Dependencies**: the gateway and the viewer. Never a model engine (tract, onnxruntime)
+//! or `arterys-model-server`: serving an ONNX model is `model-server --config`'s job, and a
+//! demo to copy must build in seconds.
 
 pub mod capture;
 pub mod conformance;
@@ -8,19 +14,14 @@ pub mod dicom_out;
 pub mod reports;
 pub mod results;
 
-/// Serving an ONNX model from a config (`--model-config`): the `arterys-model-server` crate.
-pub use arterys_model_server as model;
-/// The request's images in the protocol's order (shared with the model server).
-pub use arterys_model_server::study;
-
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arterys_gateway::{Gateway, HandlerResult, InferenceCommand, InferenceInput, InferenceResponse, Readiness};
+use arterys_viewer::study::Study;
 use clap::ValueEnum;
 use results::MaskKind;
-use study::Study;
 use tracing::info;
 
 /// What the server answers when the request's `inference_command` does not say.
@@ -123,24 +124,9 @@ fn modes(ready: Arc<AtomicBool>) -> Gateway {
 
 /// How long in-flight requests may still take after SIGTERM by default (`--shutdown-grace-secs`;
 /// docker-compose's `stop_grace_period` must be longer).
-pub const SHUTDOWN_GRACE: Duration = arterys_gateway::cli::DEFAULT_SHUTDOWN_GRACE;
+pub const SHUTDOWN_GRACE: Duration = arterys_gateway::DEFAULT_SHUTDOWN_GRACE;
 
 /// The service: `/` answers in `startup` mode, every mode also on its own route.
 pub fn service(startup: Mode, ready: Arc<AtomicBool>) -> Gateway {
     modes(ready).route("/", move |input| answer(startup, input))
-}
-
-/// Serves an ONNX model on `/` and `/model` (once `model` is set; 503 before), beside every
-/// mode's own route.
-pub fn model_service(ready: Arc<AtomicBool>, model: Arc<OnceLock<model::Model>>) -> Gateway {
-    let answer = move |input: InferenceInput| match model.get() {
-        Some(m) => {
-            info!("running the model on {} images", input.dicom.len());
-            m.answer(&input)
-        }
-        None => Err(arterys_gateway::HandlerError::unavailable("the model is still loading")),
-    };
-    let answer = Arc::new(answer);
-    let a = Arc::clone(&answer);
-    modes(ready).route("/", move |input| a(input)).route("/model", move |input| answer(input))
 }

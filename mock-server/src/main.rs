@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use arterys_gateway::allocator::return_memory_promptly;
 use arterys_gateway::cli::TransportArgs;
-use arterys_mock_server::model::{Model, ModelConfig};
-use arterys_mock_server::{model_service, service, warm_up, Mode};
+use arterys_mock_server::{service, warm_up, Mode};
 use clap::Parser;
-use std::sync::OnceLock;
 use tracing::{error, info};
 
 /// jemalloc, set to hand freed memory back to the OS within 200 ms (`return_memory_promptly`); glibc's
@@ -55,14 +53,17 @@ struct Cli {
     /// Extra start-up time before /healthcheck says READY, to rehearse a slow model load
     #[arg(long, default_value_t = 0)]
     startup_delay_ms: u64,
-    /// An ONNX model to serve on `/` (and `/model`), run with tract; needs --model-config
-    /// unless the config names the model
-    #[arg(long, env = "MOCK_SERVER_MODEL")]
+    /// Serving an ONNX model moved to `model-server --config FILE`: this flag only says so
+    #[arg(long, hide = true, env = "MOCK_SERVER_MODEL")]
     model: Option<PathBuf>,
-    /// The model's YAML config: input layout and size, preprocessing, what each output means
-    #[arg(long, env = "MOCK_SERVER_MODEL_CONFIG")]
+    /// Serving an ONNX model moved to `model-server --config FILE`: this flag only says so
+    #[arg(long, hide = true, env = "MOCK_SERVER_MODEL_CONFIG")]
     model_config: Option<PathBuf>,
 }
+
+/// What `--model-config` and `--model` answer: the mock server has no model engines.
+const MODELS_MOVED: &str = "--model-config moved to model-server: run `model-server --config FILE` with the same \
+     YAML (its model is served on `/`; see model-server/README.md). mock-server links no model engine";
 
 /// The reference's single-dash flags, accepted anywhere so existing start scripts work.
 fn legacy_args(args: impl Iterator<Item = String>) -> Vec<String> {
@@ -79,43 +80,19 @@ fn legacy_args(args: impl Iterator<Item = String>) -> Vec<String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(legacy_args(std::env::args()));
+    if cli.model.is_some() || cli.model_config.is_some() {
+        eprintln!("mock-server: {MODELS_MOVED}");
+        return std::process::ExitCode::from(2);
+    }
     let background_purge = return_memory_promptly();
     if let Err(e) = arterys_gateway::logging::init_from_flag(&cli.logging_config) {
         eprintln!("mock-server: {e}");
         return std::process::ExitCode::from(2);
     }
 
-    let model_config = match (&cli.model, &cli.model_config) {
-        (None, None) => None,
-        (_, None) => {
-            eprintln!("mock-server: --model needs --model-config (input layout and size, outputs)");
-            return std::process::ExitCode::from(2);
-        }
-        (model, Some(path)) => match ModelConfig::load(path) {
-            Ok(mut c) => {
-                if let Some(m) = model {
-                    c.model = Some(m.clone());
-                }
-                if c.model.is_none() {
-                    eprintln!("mock-server: no model: give --model or `model:` in {}", path.display());
-                    return std::process::ExitCode::from(2);
-                }
-                Some(c)
-            }
-            Err(e) => {
-                eprintln!("mock-server: {e}");
-                return std::process::ExitCode::from(2);
-            }
-        },
-    };
     let ready = Arc::new(AtomicBool::new(false));
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let model = Arc::new(OnceLock::new());
-    let gw = match model_config {
-        Some(_) => model_service(Arc::clone(&ready), Arc::clone(&model)),
-        None => service(cli.mode, Arc::clone(&ready)),
-    };
-    let mut gw = gw.max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus));
+    let mut gw = service(cli.mode, Arc::clone(&ready)).max_concurrent_inferences(cli.max_concurrent.unwrap_or(cpus));
     gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
         gw = gw.study_root(root);
@@ -135,23 +112,7 @@ async fn main() -> std::process::ExitCode {
         tracing::warn!("freed memory may return to the OS late: {e}");
     }
     let delay = Duration::from_millis(cli.startup_delay_ms);
-    let startup = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        if let Some(config) = model_config {
-            let path = config.model.clone().unwrap_or_default();
-            let started = std::time::Instant::now();
-            let loaded = Model::load(config).map_err(|e| e.to_string())?;
-            let warm = loaded.warm_up().map_err(|e| e.to_string())?;
-            info!(
-                "model {} ({}) loaded in {} ms, warm-up batch {} ms",
-                path.display(),
-                loaded.describe(),
-                started.elapsed().as_millis(),
-                warm.as_millis()
-            );
-            let _ = model.set(loaded);
-        }
-        warm_up(delay)
-    });
+    let startup = tokio::task::spawn_blocking(move || warm_up(delay));
     let serving = server.run();
     tokio::pin!(serving);
     tokio::select! {

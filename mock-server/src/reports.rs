@@ -9,7 +9,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
 use crate::dicom_out::{code, item, new_output, part10, seq, series_images, sop_ref, text, Code, Identity, Referenced};
-use crate::study::Study;
+use arterys_viewer::study::Study;
 
 /// The finding the report and the annotations name.
 pub const FINDING: &str = "Mock finding";

@@ -7,7 +7,7 @@ use arterys_gateway::{
 };
 use serde_json::json;
 
-use crate::study::{FrameRef, Study};
+use arterys_viewer::study::{FrameRef, Study};
 
 /// The mask kinds a mode can draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub fn measurements(study: &Study, r: &mut InferenceResponse) {
             sop_instance_uid: f.info.sop_instance_uid.clone(),
             frame_number: f.frame,
             label: "Mock length".into(),
-            coordinates_type: arterys_gateway::protocol::response::CoordinatesType::Pixel,
+            coordinates_type: arterys_gateway::CoordinatesType::Pixel,
             start: [w * 0.25, h * 0.5],
             end: [w * 0.75, h * 0.5],
             extra: Default::default(),

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use arterys_gateway::dicom::InstanceInfo;
-use arterys_gateway::{hex, DecodedResponse};
+use arterys_gateway::multipart::hex;
+use arterys_gateway::DecodedResponse;
 use bytes::Bytes;
 use common::*;
 use sha2::{Digest, Sha256};

@@ -1,43 +1,59 @@
-//! `mock-server --model-config` serves an ONNX model through the model server's library
-//! (whose own tests cover engines, configs and answers in depth).
+//! The mock server links no model engine: `--model-config` (and `--model`) only say that
+//! serving a model is `model-server --config FILE`'s job, and nothing starts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use std::io::Read;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{parse_ok, study, MockServer};
-
-fn models() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+fn demo_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/demo_body.yaml")
 }
 
-#[tokio::test]
-async fn the_demo_model_answers_on_its_route() {
-    let config = models().join("demo_body.yaml");
-    let server = MockServer::start(&["--model-config", config.to_str().unwrap()]).await;
-    let slices = study("arterys/test_3d");
-    let (status, ct, body) = server.infer("/model", r#"{"inference_command": "get-probability-mask"}"#, &slices).await;
-    let r = parse_ok(status, ct, &body);
-    let part = &r.json().parts[0];
-    assert_eq!((part.binary_type.as_str(), part.binary_data_shape.unwrap().depth), ("probability_mask", Some(3)));
-    assert_eq!(r.json().study_ml_json.as_ref().unwrap()["label"], "Body");
-    assert!(server.log_text().contains("warm-up batch"), "{}", server.log_text());
+/// Runs the binary; a server that started instead of refusing is killed after 30 s and
+/// reported as such (`None`).
+fn refusal(args: &[&str], env: Option<(&str, &PathBuf)>) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        .args(["--port", "0"])
+        .args(args)
+        .envs(env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (code, out, err)
 }
 
 #[test]
-fn the_server_refuses_to_start_on_a_bad_model() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mock-server"))
-        .args(["--port", "0", "--model", "no/such/model.onnx", "--model-config"])
-        .arg(models().join("demo_body.yaml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("start-up failed") && err.contains("does not exist"), "{err}");
-    let out =
-        std::process::Command::new(env!("CARGO_BIN_EXE_mock-server")).args(["--model", "x.onnx"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--model needs --model-config"));
+fn model_flags_point_to_model_server_and_start_nothing() {
+    let config = demo_config();
+    let cases = [
+        (vec!["--model-config", config.to_str().unwrap()], None),
+        (vec!["--model", "x.onnx"], None),
+        (vec![], Some(("MOCK_SERVER_MODEL_CONFIG", &config))),
+    ];
+    for (args, env) in cases {
+        let (code, out, err) = refusal(&args, env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: stdout {out} stderr {err}");
+        assert!(err.contains("model-server --config FILE") && err.contains("links no model engine"), "{err}");
+        // Refused before logging was set up or a port was bound: no log line at all.
+        assert!(out.is_empty() && err.lines().count() == 1, "stdout {out} stderr {err}");
+    }
 }

@@ -93,6 +93,15 @@ impl Drop for Triton {
     }
 }
 
+/// The epoll instances a process holds: one per tokio runtime (its I/O driver).
+fn event_loops(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:[eventpoll]"))
+        .count()
+}
+
 const FIXTURE: &str = "input: {layout: NCHW, size: [64, 64], batch: 2}\noutputs:\n  - {name: probability, kind: probability_mask}\n  - {name: class_logits, kind: classification, classes: [a, b]}\n";
 
 fn remote_config(url: &str, model: &str, rest: &str) -> ModelConfig {
@@ -146,6 +155,20 @@ fn a_remote_model_matches_the_fixture_and_serves_requests() {
         // The remote goes away: a pooled connection that drops gives 502 (an inference is never
         // sent twice), a refused one 503; never a hang. The local model goes on.
         assert_eq!(server.try_get("/readyz").await, Some((200, "ready\n".to_owned())));
+        // The remote engines share the process's one runtime: three remote routes hold no
+        // more event loops (epoll instances) than one.
+        let three: String = ["/a", "/b", "/c"]
+            .iter()
+            .map(|r| {
+                format!(
+                    "  - route: {r}\n    engine: remote\n    remote: {{url: '{}', model: demo_body}}\n{block}",
+                    triton.url()
+                )
+            })
+            .collect();
+        let (server3, _) = ModelServer::start(&dir.write("three.yaml", &format!("models:\n{three}"))).await;
+        assert_eq!(event_loops(server3.pid()), event_loops(server.pid()), "three remote models, one remote model");
+        drop(server3);
         drop(triton);
         let (s, _, b) = server.infer("/remote", request, &slices).await;
         assert!(s == 502 || s == 503, "{s}: {}", String::from_utf8_lossy(&b));

@@ -17,8 +17,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::datatype::Datatype;
 use crate::error::{Error, Result};
-use crate::tensor::{element_count, Datatype, InputTensor, ModelMetadata, OutputTensor, TensorData, TensorMetadata};
+use crate::tensor::{element_count, InputTensor, ModelMetadata, OutputTensor, TensorData, TensorMetadata};
 
 /// The HTTP header that gives the length of the JSON part of a body.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::tensor::Datatype;
+use crate::datatype::Datatype;
 
 /// Everything that can go wrong talking to an Open Inference Protocol server.
 ///

@@ -13,6 +13,10 @@
 //!   was configured for, naming the tensor and the difference; [`RemoteModel`]
 //!   does that at start-up and checks every answer's outputs as well.
 //!
+//! **Dependencies**: hyper, hyper-util, tokio, serde. Never a crate of the Arterys side of the
+//! workspace (protocol, viewer, gateway): it knows tensors, not studies, and a model server
+//! of any protocol can use it.
+//!
 //! # Examples
 //!
 //! The client, call by call:
@@ -74,11 +78,13 @@
 
 mod client;
 pub mod codec;
+mod datatype;
 mod error;
 mod remote;
 mod tensor;
 
 pub use client::{Client, ClientOptions};
+pub use datatype::Datatype;
 pub use error::{Error, ErrorKind, Mismatch, Result};
 pub use remote::RemoteModel;
-pub use tensor::{Datatype, InputTensor, ModelMetadata, OutputTensor, TensorData, TensorMetadata, TensorSpec};
+pub use tensor::{InputTensor, ModelMetadata, OutputTensor, TensorData, TensorMetadata, TensorSpec};

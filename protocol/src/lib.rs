@@ -13,7 +13,9 @@
 //! (<https://github.com/arterys-rs/arterys-inference/blob/main/docs/PROTOCOL.md>).
 //!
 //! **Dependencies**: serde, serde_json, sha2, bytes, mime, memchr, thiserror. Never tokio,
-//! hyper, axum or http-body: a body adapter belongs to the transport (`arterys-gateway`).
+//! hyper, axum or http-body (a body adapter belongs to the transport, `arterys-gateway`),
+//! never dicom-rs (DICOM is the viewer's; this crate only sniffs the magic), and never another
+//! crate of the workspace: everything else is built on it.
 //!
 //! ```
 //! use arterys_protocol::{BoundingBox, InferenceResponse, Mask, MaskPart, MaskShape};
@@ -43,6 +45,7 @@ pub mod multipart;
 pub mod palette;
 pub mod request;
 pub mod response;
+mod shape;
 pub mod sniff;
 
 pub use input::{parse_request_json, InferenceInput, InputError, RequestPart};

@@ -5,30 +5,9 @@
 //! [`Mask`] owns that order so that a handler never computes an offset by hand, and it
 //! checks the buffer's length against the shape when it is built.
 
-use crate::response::{BinaryDataShape, ValidationError};
+pub use crate::shape::MaskShape;
 
-/// The shape of a mask: one image, or a series (a volume, possibly over time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MaskShape {
-    /// A 2D mask for one image (`binary_data_shape` = `{width, height}`).
-    Image {
-        /// Columns.
-        width: u32,
-        /// Rows.
-        height: u32,
-    },
-    /// A 3D mask for a series (`binary_data_shape` = `{timepoints, depth, width, height}`).
-    Volume {
-        /// Timepoints (1 for a plain volume).
-        timepoints: u32,
-        /// Slices.
-        depth: u32,
-        /// Rows.
-        height: u32,
-        /// Columns.
-        width: u32,
-    },
-}
+use crate::response::validation::ValidationError;
 
 /// The position of one voxel, handed to [`Mask::from_fn`]. For a 2D mask `t` and `z` are 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,59 +22,9 @@ pub struct Voxel {
     pub x: u32,
 }
 
-impl MaskShape {
-    /// A 2D shape.
-    pub fn image(width: u32, height: u32) -> Self {
-        Self::Image { width, height }
-    }
-
-    /// A 3D shape with one timepoint.
-    pub fn volume(depth: u32, height: u32, width: u32) -> Self {
-        Self::Volume { timepoints: 1, depth, height, width }
-    }
-
-    /// `(timepoints, depth, height, width)`, 1 for the dimensions a 2D shape lacks.
-    pub fn dims(&self) -> (u32, u32, u32, u32) {
-        match *self {
-            Self::Image { width, height } => (1, 1, height, width),
-            Self::Volume { timepoints, depth, height, width } => (timepoints, depth, height, width),
-        }
-    }
-
-    /// Whether this is a 2D (single image) shape.
-    pub fn is_image(&self) -> bool {
-        matches!(self, Self::Image { .. })
-    }
-
-    /// Number of voxels (= bytes of the buffer), or `None` if it does not fit in `usize`.
-    pub fn voxel_count(&self) -> Option<usize> {
-        let (t, d, h, w) = self.dims();
-        [t, d, h, w].into_iter().try_fold(1usize, |acc, v| acc.checked_mul(usize::try_from(v).ok()?))
-    }
-
-    /// The wire form of the shape.
-    pub fn to_binary_data_shape(&self) -> BinaryDataShape {
-        match *self {
-            Self::Image { width, height } => BinaryDataShape { timepoints: None, depth: None, width, height },
-            Self::Volume { timepoints, depth, height, width } => {
-                BinaryDataShape { timepoints: Some(timepoints), depth: Some(depth), width, height }
-            }
-        }
-    }
-
-    /// The shape a wire `binary_data_shape` describes: 3D when it has a depth or timepoints.
-    pub fn from_binary_data_shape(s: &BinaryDataShape) -> Self {
-        match (s.timepoints, s.depth) {
-            (None, None) => Self::Image { width: s.width, height: s.height },
-            (t, d) => {
-                Self::Volume { timepoints: t.unwrap_or(1), depth: d.unwrap_or(1), height: s.height, width: s.width }
-            }
-        }
-    }
-
-    fn checked_len(&self) -> Result<usize, ValidationError> {
-        self.voxel_count().ok_or(ValidationError::ShapeTooLarge(*self))
-    }
+/// The buffer length of `shape`, or the error naming a shape too large to hold.
+fn checked_len(shape: &MaskShape) -> Result<usize, ValidationError> {
+    shape.voxel_count().ok_or(ValidationError::ShapeTooLarge(*shape))
 }
 
 /// A uint8 mask with its shape; the length always matches the shape.
@@ -119,7 +48,7 @@ impl Mask {
     /// A mask from a buffer already in column-row-slice order; fails if its length is not the
     /// shape's voxel count.
     pub fn new(shape: MaskShape, data: Vec<u8>) -> Result<Self, ValidationError> {
-        let expected = shape.checked_len()?;
+        let expected = checked_len(&shape)?;
         if data.len() != expected {
             return Err(ValidationError::MaskLength { part: None, expected, actual: data.len() });
         }
@@ -128,12 +57,12 @@ impl Mask {
 
     /// An all-zero mask.
     pub fn zeros(shape: MaskShape) -> Result<Self, ValidationError> {
-        Ok(Self { shape, data: vec![0; shape.checked_len()?] })
+        Ok(Self { shape, data: vec![0; checked_len(&shape)?] })
     }
 
     /// A mask whose every voxel is `f(voxel)`, called in buffer order.
     pub fn from_fn(shape: MaskShape, mut f: impl FnMut(Voxel) -> u8) -> Result<Self, ValidationError> {
-        let len = shape.checked_len()?;
+        let len = checked_len(&shape)?;
         let (tn, dn, hn, wn) = shape.dims();
         let mut data = Vec::with_capacity(len);
         for t in 0..tn {
@@ -149,7 +78,7 @@ impl Mask {
     /// A probability mask from `f32` probabilities in buffer order, mapped linearly from
     /// 0.0..=1.0 to 0..=255 (values outside are clamped, NaN is 0).
     pub fn from_probabilities(shape: MaskShape, probabilities: &[f32]) -> Result<Self, ValidationError> {
-        let expected = shape.checked_len()?;
+        let expected = checked_len(&shape)?;
         if probabilities.len() != expected {
             return Err(ValidationError::MaskLength { part: None, expected, actual: probabilities.len() });
         }

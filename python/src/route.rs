@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arterys_gateway::budget::Reservation;
-use arterys_gateway::extract::{ArterysRequest, RequestLimits};
 use arterys_gateway::multipart::{MultipartBody, OutgoingPart};
+use arterys_gateway::{ArterysRequest, RequestLimits};
 use arterys_gateway::{GatewayError, HandlerError, InferenceResponse, ResponseJson};
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};

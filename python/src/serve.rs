@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arterys_gateway::extract::{BodyRate, RequestLimits};
 use arterys_gateway::Gateway;
+use arterys_gateway::{BodyRate, RequestLimits};
 use axum::extract::Request;
 use axum::Router;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
@@ -82,7 +82,7 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
         body_limit_mib: o.body_limit_mib.unwrap_or(RequestLimits::default().body_limit >> 20),
         handler_timeout_secs: o.handler_timeout_secs.unwrap_or(arterys_gateway::DEFAULT_HANDLER_TIMEOUT.as_secs()),
         memory_budget_mib: o.memory_budget_mib,
-        shutdown_grace_secs: o.shutdown_grace_secs.unwrap_or(arterys_gateway::cli::DEFAULT_SHUTDOWN_GRACE.as_secs()),
+        shutdown_grace_secs: o.shutdown_grace_secs.unwrap_or(arterys_gateway::DEFAULT_SHUTDOWN_GRACE.as_secs()),
         min_body_rate_kib: o.min_body_rate_kib.unwrap_or(BodyRate::default().min_bytes_per_sec >> 10),
         body_grace_secs: o.body_grace_secs.unwrap_or(BodyRate::default().grace.as_secs()),
         write_timeout_secs: o.write_timeout_secs.unwrap_or(60),

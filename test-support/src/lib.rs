@@ -3,6 +3,9 @@
 //! it and the server binding it) with its output in a log file, polled until `/healthcheck` says READY, and plain HTTP
 //! requests to it. Test code: it panics (with the server's log) where a test should fail.
 //!
+//! **Dependencies**: a dev-dependency only, never a normal dependency of a library or server;
+//! it speaks HTTP through hyper and the protocol's codec, never through the gateway.
+//!
 //! ```no_run
 //! use std::process::Command;
 //! use std::time::Duration;

@@ -1,15 +1,21 @@
 //! # arterys-viewer: DICOM as the viewer shows it
 //!
 //! Reading an instance from bytes (Part 10 or a bare dataset), the identifiers and geometry
-//! a service needs without decoding pixels, the study ordering the protocol's clients use
-//! ([`sort`]), the display pipeline ([`display`]: decode, modality rescale, VOI window,
-//! photometric interpretation, frames), DICOM Secondary Captures ([`capture`]) and synthetic
-//! test slices ([`synthetic`]). Used by the test tool, the mock server and model servers;
-//! the gateway re-exports it as `arterys_gateway::dicom` with its `dicom` feature.
+//! a service needs without decoding pixels ([`InstanceInfo`]), the study ordering the
+//! protocol's clients use ([`sort`]) and a request's images read once in that order
+//! ([`study`]), the display pipeline ([`display`]: decode, modality rescale, VOI window,
+//! photometric interpretation, frames) and DICOM Secondary Captures ([`capture`]). Used by
+//! the test tool, the mock server and the model server; the gateway re-exports it as
+//! `arterys_gateway::dicom` with its `dicom` feature.
 //!
-//! **Dependencies**: dicom-rs and the protocol crate; no HTTP, no runtime. JPEG baseline and
-//! lossless, JPEG 2000 and RLE decode in pure Rust; feature `jpegls` adds JPEG-LS through
-//! CharLS (C++: needs cmake and a C++ compiler).
+//! Features: `jpegls` adds JPEG-LS through CharLS (C++: needs cmake and a C++ compiler);
+//! JPEG baseline and lossless, JPEG 2000 and RLE decode in pure Rust without it.
+//! `test-fixtures` adds `synthetic` (CT slices made up for tests and benchmarks) and
+//! `hostile` (files crafted against readers): for tests, not part of the API.
+//!
+//! **Dependencies**: dicom-rs and the protocol crate. Never HTTP, an async runtime, the
+//! gateway or anything built on it: a client (the test tool) reads studies with it as much as
+//! a server does.
 
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
@@ -18,9 +24,12 @@ use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, O
 pub use dicom_object;
 
 pub mod capture;
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod hostile;
 pub mod limits;
 pub mod sort;
+pub mod study;
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod synthetic;
 mod un;
 

@@ -62,7 +62,7 @@ fn measurements_show_their_length_and_masks_their_legend() {
         sop_instance_uid: "1.2.1".into(),
         frame_number: None,
         label: "Diameter".into(),
-        coordinates_type: arterys_gateway::protocol::response::CoordinatesType::Pixel,
+        coordinates_type: arterys_gateway::CoordinatesType::Pixel,
         start: [10.0, 10.0],
         end: [40.0, 50.0],
         extra: Default::default(),

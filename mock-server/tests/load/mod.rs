@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use arterys_gateway::{hex, DecodedResponse};
+use arterys_gateway::multipart::hex;
+use arterys_gateway::DecodedResponse;
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt;

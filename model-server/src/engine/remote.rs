@@ -3,8 +3,12 @@
 //! bounded retries). At start-up the server's metadata is held against the config by the same
 //! rules as a local model, then the model's existence and readiness are checked.
 //!
-//! The engine owns a small runtime for the client: [`Engine::run`] is called from the
-//! service's blocking threads, never from async code.
+//! Every remote engine of the process runs its clients on one runtime ([`runtime`]), built
+//! when the first one loads: [`Engine::run`] is called from the service's blocking threads,
+//! never from async code, and waits there with `block_on` while the runtime's workers drive
+//! the pooled connections.
+
+use std::sync::OnceLock;
 
 use arterys_open_inference::{
     Client, ClientOptions, Datatype, Error as RemoteError, ErrorKind, InputTensor, ModelMetadata, RemoteModel,
@@ -19,10 +23,10 @@ use crate::config::{ModelConfig, RemoteConfig};
 /// A remote model, connected and checked.
 pub struct RemoteEngine {
     model: RemoteModel,
-    runtime: tokio::runtime::Runtime,
-    /// A client and runtime of their own for readiness probes, with short deadlines, so a
-    /// probe never waits behind (or holds up) an inference.
-    probe: std::sync::Mutex<(tokio::runtime::Runtime, Client)>,
+    runtime: &'static tokio::runtime::Runtime,
+    /// A client of its own (own connections, short deadlines) for readiness probes, so a probe
+    /// never waits behind (or holds up) an inference.
+    probe: Client,
     input_name: String,
     input_shape: Vec<u64>,
     describe: String,
@@ -32,12 +36,33 @@ fn unavailable(e: &dyn std::fmt::Display) -> LoadError {
     LoadError::Runtime { key: "remote", reason: e.to_string() }
 }
 
+/// Worker threads of the remote engines' runtime: they only move bytes (the calling threads
+/// wait on their own calls), so two serve any number of models.
+const RUNTIME_WORKERS: usize = 2;
+
+/// The process's one runtime for remote engines, built on first use. Callers block on it
+/// from their own threads (`block_on` on a multi-thread runtime may be called from several
+/// threads at once); connection tasks run on its workers.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, LoadError> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let built = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_WORKERS)
+        .thread_name("remote-engine")
+        .enable_all()
+        .build()
+        .map_err(|e| unavailable(&e))?;
+    // Two first loads at once: one runtime is kept, the other dropped unused.
+    Ok(RUNTIME.get_or_init(|| built))
+}
+
 impl RemoteEngine {
     /// Connects to `remote`, checks its metadata against the config, and checks that server
     /// and model are ready.
     pub fn load(remote: &RemoteConfig, config: &ModelConfig) -> Result<Self, LoadError> {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| unavailable(&e))?;
+        let runtime = runtime()?;
         let client = Client::new(&remote.url, ClientOptions::default()).map_err(|e| unavailable(&e))?;
         let version = remote.version.as_deref();
         let metadata = runtime.block_on(client.model_metadata(&remote.model, version)).map_err(|e| unavailable(&e))?;
@@ -62,13 +87,11 @@ impl RemoteEngine {
             retries: 0,
             ..ClientOptions::default()
         };
-        let probe_client = Client::new(&remote.url, probe_options).map_err(|e| unavailable(&e))?;
-        let probe_runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| unavailable(&e))?;
+        let probe = Client::new(&remote.url, probe_options).map_err(|e| unavailable(&e))?;
         Ok(Self {
             model,
             runtime,
-            probe: std::sync::Mutex::new((probe_runtime, probe_client)),
+            probe,
             input_name: input,
             input_shape: config.input.shape().iter().map(|&d| d as u64).collect(),
             describe: format!("remote {} at {}", remote.model, remote.url),
@@ -94,9 +117,7 @@ impl Engine for RemoteEngine {
     }
 
     fn ready(&self) -> bool {
-        let Ok(probe) = self.probe.lock() else { return false };
-        let (runtime, client) = &*probe;
-        runtime.block_on(client.ready(self.model.name(), self.model.version()))
+        self.runtime.block_on(self.probe.ready(self.model.name(), self.model.version()))
     }
 }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arterys_gateway::admission::{Admission, Admitted};
 use arterys_gateway::budget::{BudgetError, Reservation};
 use arterys_gateway::dicom::limits::decoded_size;
+use arterys_gateway::{Admission, Admitted};
 use arterys_gateway::{GatewayError, HandlerError};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};

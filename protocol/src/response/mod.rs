@@ -2,8 +2,8 @@
 //! its `parts` array, built together so that the two never disagree.
 
 mod decoded;
-mod json;
-mod validation;
+pub(crate) mod json;
+pub(crate) mod validation;
 
 use std::collections::BTreeMap;
 

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::json::{BinaryType, Part, ResponseJson, PROTOCOL_VERSION};
 use super::InferenceResponse;
-use crate::mask::MaskShape;
 use crate::palette::PaletteError;
+use crate::shape::MaskShape;
 
 /// Why a response breaks the protocol. Each message is one line naming the part.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -88,7 +88,7 @@ impl Palette {
                 "blue",
             ),
         ];
-        let big_endian = obj.meta().transfer_syntax() == super::repair::EXPLICIT_VR_BIG_ENDIAN;
+        let big_endian = obj.meta().transfer_syntax() == super::EXPLICIT_VR_BIG_ENDIAN;
         let mut first_mapped = 0;
         let mut luts: Vec<Vec<u8>> = Vec::with_capacity(3);
         for (descriptor_tag, data_tag, segmented_tag, color) in channels {

@@ -3,6 +3,7 @@
 
 use dicom_core::DicomValue;
 use dicom_dictionary_std::tags;
+use dicom_dictionary_std::uids::{JPEG_BASELINE8_BIT as JPEG_BASELINE, JPEG_EXTENDED12_BIT as JPEG_EXTENDED};
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{DecodedPixelData, PixelDecoder, VoiLutFunction};
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
@@ -10,8 +11,6 @@ use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry
 use super::color::*;
 use super::{attr_f64, attr_u16, guarded, DisplayError, DisplayFrame};
 
-pub(super) const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
-pub(super) const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 pub(super) const ENCAPSULATED_UNCOMPRESSED: &str = "1.2.840.10008.1.2.1.98";
 
 /// YBR 4:2:2 data that has full chroma after all.

@@ -46,6 +46,10 @@ use dicom_object::DefaultDicomObject;
 
 use image::{Image, Photometric};
 
+/// Explicit VR Big Endian: retired from new files, still in archives (dicom-rs deprecates its
+/// constant). Here, where both the colour stage and the pixel repairs see it.
+const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+
 /// One displayable frame, RGB8, row-major, width*height*3 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayFrame {

@@ -13,15 +13,12 @@
 use arterys_protocol::cancel;
 use dicom_core::value::PixelFragmentSequence;
 use dicom_core::{DataElement, DicomValue, PrimitiveValue, VR};
+use dicom_dictionary_std::uids::{JPEG_BASELINE8_BIT as JPEG_BASELINE, JPEG_EXTENDED12_BIT as JPEG_EXTENDED};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::DefaultDicomObject;
 use dicom_transfer_syntax_registry::entries;
 
-use super::image::{JPEG_BASELINE, JPEG_EXTENDED};
-use super::{attr_u16, jpeg12, DisplayError};
-
-/// Retired from new files, still in archives.
-pub(super) const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+use super::{attr_u16, jpeg12, DisplayError, EXPLICIT_VR_BIG_ENDIAN};
 
 /// A rewritten copy of `obj` when its pixel data needs one, or `None`.
 pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObject>, DisplayError> {

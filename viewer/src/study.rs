@@ -1,8 +1,19 @@
-//! The request's images, read once (headers only) and put in the protocol's order. Shared
-//! with `mock-server`, whose modes answer on the same view of a study.
+//! A request's images, read once (headers only) and put in the protocol's order: the view of
+//! a study that the model server and the mock server's modes answer on.
 
-use arterys_gateway::dicom::{sort_study, InstanceInfo, SortedSeries};
-use arterys_gateway::{HandlerError, InferenceInput};
+use arterys_protocol::InferenceInput;
+
+use crate::{sort_study, DicomError, InstanceInfo, SortedSeries};
+
+/// A request part that is not usable DICOM (the gateway answers it with 422).
+#[derive(Debug, thiserror::Error)]
+#[error("part {index} is not usable DICOM: {cause}")]
+pub struct StudyError {
+    /// The part's position in the request (1-based, as [`arterys_protocol::RequestPart`]).
+    pub index: usize,
+    /// Why its headers could not be read.
+    pub cause: DicomError,
+}
 
 /// The images of one request.
 pub struct Study {
@@ -24,15 +35,12 @@ pub struct FrameRef<'a> {
 }
 
 impl Study {
-    /// Reads every DICOM part's headers; a part that is not readable DICOM is a 422.
-    pub fn read(input: &InferenceInput) -> Result<Self, HandlerError> {
+    /// Reads every DICOM part's headers; the first part that is not readable DICOM is the error.
+    pub fn read(input: &InferenceInput) -> Result<Self, StudyError> {
         let instances = input
             .dicom
             .iter()
-            .map(|p| {
-                InstanceInfo::read(&p.body)
-                    .map_err(|e| HandlerError::unprocessable(format!("part {} is not usable DICOM: {e}", p.index)))
-            })
+            .map(|p| InstanceInfo::read(&p.body).map_err(|cause| StudyError { index: p.index, cause }))
             .collect::<Result<Vec<_>, _>>()?;
         let series = sort_study(&instances);
         Ok(Self { instances, series })
