@@ -3,6 +3,7 @@
 //! plane size.
 
 use arterys_gateway::dicom::display::{modality_values, open};
+use arterys_gateway::dicom::ReadOnce;
 use arterys_gateway::{HandlerError, RequestPart};
 use dicom_object::DefaultDicomObject;
 
@@ -27,9 +28,15 @@ pub(crate) struct Opened {
     frames: Option<NativeFrames>,
 }
 
-/// Opens `part` (its index in the request's list is `index`); not DICOM is a 422.
+/// Opens `part` (its index in the request's list is `index`); not DICOM is a 422. A part the
+/// gateway already walked and read ([`ReadOnce`]) is not read again: its pixel data is taken
+/// from where the walk found it.
 pub(crate) fn open_part(part: &RequestPart, index: usize) -> Result<Opened, HandlerError> {
-    let mut obj = open(&part.body).map_err(|e| undecodable(part, &e))?;
+    let kept = part.facts.get::<ReadOnce>().and_then(|once| once.whole(&part.body));
+    let mut obj = match kept {
+        Some(obj) => obj,
+        None => open(&part.body).map_err(|e| undecodable(part, &e))?,
+    };
     let frames = NativeFrames::take(&mut obj);
     Ok(Opened { index, obj, frames })
 }

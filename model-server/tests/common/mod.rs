@@ -140,11 +140,7 @@ pub fn input_of(files: Vec<Vec<u8>>) -> arterys_gateway::InferenceInput {
         dicom: files
             .into_iter()
             .enumerate()
-            .map(|(i, body)| arterys_gateway::RequestPart {
-                index: i + 1,
-                headers: Default::default(),
-                body: body.into(),
-            })
+            .map(|(i, body)| arterys_gateway::RequestPart::new(i + 1, Default::default(), body.into()))
             .collect(),
         attachments: vec![],
         input_hash: String::new(),
