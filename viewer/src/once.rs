@@ -36,7 +36,8 @@ impl ReadOnce {
     /// ```
     pub fn read(bytes: &[u8]) -> Option<Self> {
         limits::part10_body(bytes)?;
-        let (headers, scan) = crate::open_with(bytes, OpenFileOptions::new().read_until(tags::PIXEL_DATA), false).ok()?;
+        let (headers, scan) =
+            crate::open_with(bytes, OpenFileOptions::new().read_until(tags::PIXEL_DATA), false).ok()?;
         if scan.implicit_under_explicit_meta() {
             return None;
         }
@@ -165,8 +166,12 @@ mod study_tests {
     #[test]
     fn study_read_takes_what_a_part_carries_and_reads_no_bytes_again() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/arterys/test_3d");
-        let files: Vec<Vec<u8>> = (1..=3).map(|i| std::fs::read(format!("{root}/{i}.dcm")).unwrap_or_default()).collect();
-        let read = crate::study::Study::read(&InferenceInput::from_dicom(Default::default(), files.iter().cloned().map(Into::into)));
+        let files: Vec<Vec<u8>> =
+            (1..=3).map(|i| std::fs::read(format!("{root}/{i}.dcm")).unwrap_or_default()).collect();
+        let read = crate::study::Study::read(&InferenceInput::from_dicom(
+            Default::default(),
+            files.iter().cloned().map(Into::into),
+        ));
         let expected = read.unwrap_or_else(|e| panic!("{e}")).instances;
         // Parts whose bytes are gone but which carry what was read of them.
         let input = InferenceInput::from_dicom(Default::default(), files.iter().map(|_| b"gone".to_vec().into()));
