@@ -319,10 +319,26 @@ impl Gateway {
     /// [`Gateway::working_memory`] for handlers that decode every DICOM file they get: the
     /// decoded size of each file's pixel data, from its checked headers (a file that fails
     /// the check costs nothing here; the handler refuses it).
+    ///
+    /// Each file is walked and its headers read once, here: what was learned travels with the
+    /// part as a [`crate::dicom::ReadOnce`] in [`RequestPart::facts`](crate::RequestPart),
+    /// and is counted with the reservation while it is held. The viewer's `Study::read` and
+    /// a decoder that takes [`crate::dicom::ReadOnce::whole`] then read nothing again.
     #[cfg(feature = "dicom")]
     pub fn reserve_decoded_pixels(self) -> Self {
-        use crate::dicom::limits::decoded_size;
-        self.working_memory(|input| input.dicom.iter().map(|p| decoded_size(&p.body).unwrap_or(0)).sum())
+        use crate::dicom::{limits::decoded_size, ReadOnce};
+        self.working_memory(|input| {
+            let need = |p: &crate::RequestPart| match ReadOnce::read(&p.body) {
+                Some(once) => {
+                    let bytes = once.working_bytes();
+                    p.facts.set(once);
+                    bytes
+                }
+                // Not kept (a bare dataset, or a file that fails): sized as before.
+                None => decoded_size(&p.body).unwrap_or(0),
+            };
+            input.dicom.iter().map(need).sum()
+        })
     }
 
     /// Serves `router`'s routes beside the protocol's, under the same tracing and metrics

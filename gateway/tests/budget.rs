@@ -180,3 +180,33 @@ async fn merged_routes_have_the_body_rate_and_the_deadline() {
     let r = send(addr, "POST", "/", Some(&ct), request("{}", &[&read_dicom("pydicom/CT_small.dcm")])).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// `reserve_decoded_pixels` walks and reads each file once and hands what it read to the
+/// handler with the part; a file it cannot read reaches the handler without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_pixels_hand_each_file_read_once_to_the_handler() {
+    use arterys_gateway::dicom::ReadOnce;
+    let budget = MemoryBudget::from_mib(64);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (s, b) = (Arc::clone(&seen), budget.clone());
+    let gw = Gateway::new().memory_budget(budget.clone()).reserve_decoded_pixels().route("/", move |input| {
+        let kept = input.dicom.iter().map(|p| p.facts.get::<ReadOnce>().map(|o| (o.decoded_bytes(), o.info().ok())));
+        s.lock().unwrap().extend(kept.map(|k| (k, b.used())));
+        Ok(InferenceResponse::new())
+    });
+    let addr = start(gw).await;
+    let ct = read_dicom("pydicom/CT_small.dcm");
+    let cut = ct[..ct.len() - 10].to_vec();
+    let r = send(addr, "POST", "/", Some(&common::ct()), common::request("{}", &[&ct, &cut])).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let (kept, used) = seen[0].clone();
+    let (decoded, info) = kept.expect("the readable file carries what was read");
+    assert_eq!(decoded, 128 * 128 * 2);
+    assert_eq!(info, arterys_gateway::dicom::InstanceInfo::read(&ct).ok());
+    // The decoded pixels and the headers held are reserved on top of the body while it runs.
+    assert!(used > (ct.len() + cut.len()) as u64 + decoded, "{used} bytes reserved");
+    assert_eq!(seen[1].0, None, "a file cut short reaches the handler as it came");
+    assert_eq!(budget.used(), 0);
+}

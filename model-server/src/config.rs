@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod check;
+mod locate;
+mod normalize;
 mod output;
 pub use output::{Activation, OutputConfig, OutputKind, DEFAULT_MIN_BOX_PIXELS};
 
@@ -21,7 +24,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid YAML for the schema (an unknown key, a wrong type, a missing key).
-    #[error("model config {}: {source}", path.display())]
+    #[error("model config {}{}: {}", path.display(), locate::at(source), locate::without_location(source))]
     Parse {
         /// The config file.
         path: PathBuf,
@@ -29,10 +32,12 @@ pub enum ConfigError {
         source: serde_yaml_ng::Error,
     },
     /// A value breaks a rule of the schema.
-    #[error("model config {}: {key}: {reason}", path.display())]
+    #[error("model config {}{}: {key}: {reason}", path.display(), place.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Invalid {
         /// The config file.
         path: PathBuf,
+        /// The key's 1-based line and column in the file, when found.
+        place: Option<(usize, usize)>,
         /// The offending key, e.g. `models[1].input.size`.
         key: String,
         /// Why.
@@ -88,25 +93,56 @@ pub struct InputConfig {
     /// `NCHW` or `NCDHW`.
     pub layout: Layout,
     /// `[H, W]` (NCHW) or `[D, H, W]` (NCDHW): images are resized to it and results back.
+    /// Not set with `patch`.
+    #[serde(default)]
     pub size: Vec<usize>,
-    /// Slices per run for NCHW (the model's batch dimension must be free or equal to it).
+    /// Slices per run for NCHW, windows per run with `patch` (the model's batch dimension must
+    /// be free or equal to it).
     #[serde(default = "one")]
     pub batch: usize,
+    /// `[H, W]` or `[D, H, W]`: the model runs on windows of this size slid over each image or
+    /// volume (at `preprocess.spacing` when set), their outputs fused with Gaussian weights.
+    #[serde(default)]
+    pub patch: Option<Vec<usize>>,
+    /// How much neighbouring windows overlap, 0 to 0.9 of the patch (default 0.5).
+    #[serde(default = "half_overlap")]
+    pub overlap: f64,
+    /// Test-time augmentation of windows: `mirror` also runs each window mirrored along every
+    /// combination of its axes and averages the outputs mirrored back.
+    #[serde(default)]
+    pub tta: Option<Tta>,
+}
+
+/// Test-time augmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tta {
+    /// Every combination of mirrorings along the patch's axes (4 in 2D, 8 in 3D).
+    Mirror,
+}
+
+fn half_overlap() -> f64 {
+    0.5
 }
 
 impl InputConfig {
-    /// The input tensor's shape: `[batch, 1, H, W]` or `[1, 1, D, H, W]`.
+    /// The input tensor's shape: `[batch, 1, H, W]` or `[1, 1, D, H, W]`; the patch's with
+    /// `patch` (`[batch, 1, ...patch]`).
     pub fn shape(&self) -> Vec<usize> {
-        match self.layout {
-            Layout::Nchw => [self.batch, 1].iter().chain(&self.size).copied().collect(),
-            Layout::Ncdhw => [1, 1].iter().chain(&self.size).copied().collect(),
-        }
+        let batch = if self.layout == Layout::Nchw || self.patch.is_some() { self.batch } else { 1 };
+        [batch, 1].iter().chain(self.dims()).copied().collect()
+    }
+
+    /// The spatial size the model runs: `patch`, else `size`.
+    pub fn dims(&self) -> &[usize] {
+        self.patch.as_deref().unwrap_or(&self.size)
     }
 
     /// The model's plane size `(H, W)`.
     pub fn plane(&self) -> (usize, usize) {
-        let n = self.size.len();
-        (self.size.get(n.wrapping_sub(2)).copied().unwrap_or(1), self.size.last().copied().unwrap_or(1))
+        let d = self.dims();
+        let n = d.len();
+        (d.get(n.wrapping_sub(2)).copied().unwrap_or(1), d.last().copied().unwrap_or(1))
     }
 }
 
@@ -129,13 +165,22 @@ fn default_max_images() -> usize {
 pub struct PreprocessConfig {
     /// How values become the model's range: a name (`auto`), or a one-key map for a variant
     /// with values (`{window: {center: 40, width: 400}}`).
-    #[serde(default, with = "serde_yaml_ng::with::singleton_map")]
+    #[serde(default)]
     pub normalize: Normalize,
+    /// `[z, y, x]` (NCDHW) or `[y, x]` (NCHW) in mm: each series is resampled from its DICOM
+    /// geometry to this spacing before the model (linear), and outputs come back to the
+    /// original grid (linear for probabilities, nearest for labels). Needs `input.patch`.
+    #[serde(default)]
+    pub spacing: Option<Vec<f64>>,
+    /// Pads the (resampled) image or volume with zeros at its far end to a multiple of this
+    /// along each axis before the windows slide; results are cropped back. Needs `input.patch`.
+    #[serde(default)]
+    pub pad_to_multiple: Option<usize>,
 }
 
 /// How rescaled values become the model's input range.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "normalize::Written")]
 pub enum Normalize {
     /// The file's VOI window to 0..1, or the image's min..max when it has none.
     #[default]
@@ -151,6 +196,27 @@ pub enum Normalize {
     Zscore,
     /// Values as they are.
     None,
+    /// The dataset's statistics (nnU-Net's CT normalisation): values clipped to `clip` when
+    /// given, then `(v - mean) / std`.
+    Dataset {
+        /// `[lo, hi]`, in the modality's units.
+        clip: Option<[f64; 2]>,
+        /// The dataset's mean.
+        mean: f64,
+        /// The dataset's standard deviation.
+        std: f64,
+    },
+}
+
+/// `dynamic_batching:`: how runs of concurrent requests are gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicBatching {
+    /// Images one gathered run holds at most.
+    pub max_batch: usize,
+    /// How long the first run waits for others (milliseconds).
+    #[serde(default)]
+    pub max_delay_ms: u64,
 }
 
 /// Which runtime runs the model.
@@ -222,6 +288,11 @@ pub struct ModelConfig {
     /// The `.onnx` file, relative to the config file.
     #[serde(default)]
     pub model: Option<PathBuf>,
+    /// Several `.onnx` files (an ensemble, e.g. nnU-Net's folds) in place of `model`: each runs
+    /// on the input, one after another on the same engine and threads, and their activated
+    /// outputs (probabilities) are averaged. Relative to the config file.
+    #[serde(default)]
+    pub ensemble: Vec<PathBuf>,
     /// The runtime (default `tract`).
     #[serde(default)]
     pub engine: EngineKind,
@@ -252,6 +323,10 @@ pub struct ModelConfig {
     /// [`DEFAULT_MAX_IMAGES`]); a study with more is refused with 422 before any is decoded.
     #[serde(default = "default_max_images")]
     pub max_images: usize,
+    /// Gathers the runs of concurrent requests into one engine run (NCHW, the model's batch
+    /// free); `--max-concurrent` must let the requests run at once.
+    #[serde(default)]
+    pub dynamic_batching: Option<DynamicBatching>,
     /// Also serve it to MONAI Label clients (`GET /info/`, `POST /infer/{name}`, see
     /// [`ModelConfig::name`]); off by default.
     #[serde(default)]
@@ -268,6 +343,7 @@ impl ModelConfig {
             (Some(m), true) => Ok(m),
             _ => Err(ConfigError::Invalid {
                 path: path.to_owned(),
+                place: None,
                 key: "models".into(),
                 reason: "this command serves one model; the file lists several".into(),
             }),
@@ -290,83 +366,8 @@ impl ModelConfig {
         self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
-    /// The rules a config must follow on its own (the model is checked when loaded).
-    pub fn check(&self) -> Result<(), InvalidKey> {
-        let want = self.input.layout.rank() - 2;
-        if self.input.size.len() != want || self.input.size.contains(&0) {
-            return Err(InvalidKey::new(
-                "input.size",
-                format!("must be {want} positive numbers for {:?}", self.input.layout),
-            ));
-        }
-        if self.input.batch == 0 {
-            return Err(InvalidKey::new("input.batch", "must be at least 1"));
-        }
-        if self.input.layout == Layout::Ncdhw && self.input.batch != 1 {
-            return Err(InvalidKey::new("input.batch", "NCDHW models take one volume per run: batch must be 1"));
-        }
-        if self.max_images == 0 {
-            return Err(InvalidKey::new("max_images", "must be at least 1"));
-        }
-        if self.threads == Some(0) {
-            return Err(InvalidKey::new("threads", "must be at least 1"));
-        }
-        if let Some(route) = &self.route {
-            if !route.starts_with('/') {
-                return Err(InvalidKey::new("route", format!("{route:?} must start with /")));
-            }
-        }
-        let onnxruntime_only = [
-            ("device", self.device.is_some()),
-            ("fallback", self.fallback.is_some()),
-            ("library", self.library.is_some()),
-        ];
-        for (key, set) in onnxruntime_only {
-            if set && self.engine != EngineKind::Onnxruntime {
-                return Err(InvalidKey::new(key, format!("applies to engine onnxruntime, not {:?}", self.engine)));
-            }
-        }
-        match (self.engine, &self.model, &self.remote) {
-            (EngineKind::Remote, _, None) => {
-                return Err(InvalidKey::new("remote", "engine remote needs a remote block"))
-            }
-            (EngineKind::Remote, Some(_), _) => {
-                return Err(InvalidKey::new("model", "engine remote runs the server's model, not a file"))
-            }
-            (EngineKind::Tract | EngineKind::Onnxruntime, _, Some(_)) => {
-                return Err(InvalidKey::new("remote", "applies to engine remote only"))
-            }
-            _ => {}
-        }
-        if self.outputs.is_empty() {
-            return Err(InvalidKey::new("outputs", "no outputs configured"));
-        }
-        for (i, o) in self.outputs.iter().enumerate() {
-            if !(0.0..=1.0).contains(&o.threshold) {
-                return Err(InvalidKey::new(
-                    format!("outputs[{i}].threshold"),
-                    format!("{} is outside 0..1", o.threshold),
-                ));
-            }
-            if o.min_box_pixels.is_some() && o.kind != OutputKind::Boxes {
-                return Err(InvalidKey::new(
-                    format!("outputs[{i}].min_box_pixels"),
-                    format!("applies to kind boxes, not {:?}", o.kind),
-                ));
-            }
-            let needs_classes = matches!(o.kind, OutputKind::Classification | OutputKind::NumericLabelMask);
-            if needs_classes && o.classes.is_empty() {
-                return Err(InvalidKey::new(format!("outputs[{i}].classes"), format!("{:?} needs classes", o.kind)));
-            }
-            if self.outputs[..i].iter().any(|p| p.name == o.name && p.kind == o.kind) {
-                return Err(InvalidKey::new(format!("outputs[{i}]"), format!("{:?} is configured twice", o.name)));
-            }
-        }
-        Ok(())
-    }
-
     fn resolve_paths(&mut self, dir: &Path) {
-        for p in [&mut self.model, &mut self.library].into_iter().flatten() {
+        for p in [&mut self.model, &mut self.library].into_iter().flatten().chain(&mut self.ensemble) {
             if p.is_relative() {
                 *p = dir.join(&*p);
             }
@@ -399,17 +400,20 @@ impl ServerConfig {
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path.parent().unwrap_or(Path::new(".")), require_model).map_err(|e| match e {
             ParseError::Yaml(source) => ConfigError::Parse { path: path.to_owned(), source },
-            ParseError::Key(InvalidKey { key, reason }) => ConfigError::Invalid { path: path.to_owned(), key, reason },
+            ParseError::Key(InvalidKey { key, reason }) => {
+                ConfigError::Invalid { path: path.to_owned(), place: locate::locate(&text, &key), key, reason }
+            }
         })
     }
 
     fn parse(text: &str, dir: &Path, require_model: bool) -> Result<Self, ParseError> {
         let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(ParseError::Yaml)?;
         let listed = value.get("models").is_some();
+        // Read from the text, not the value, so that errors keep their line and column.
         let mut models = if listed {
-            serde_yaml_ng::from_value::<ModelList>(value).map_err(ParseError::Yaml)?.models
+            serde_yaml_ng::from_str::<ModelList>(text).map_err(ParseError::Yaml)?.models
         } else {
-            vec![serde_yaml_ng::from_value::<ModelConfig>(value).map_err(ParseError::Yaml)?]
+            vec![serde_yaml_ng::from_str::<ModelConfig>(text).map_err(ParseError::Yaml)?]
         };
         if models.is_empty() {
             return Err(ParseError::Key(InvalidKey::new("models", "the list is empty")));
@@ -426,7 +430,7 @@ impl ServerConfig {
                 return Err(at(InvalidKey::new("route", format!("{route} is used by an earlier model"))));
             }
             m.check().map_err(at)?;
-            if require_model && m.engine != EngineKind::Remote && m.model.is_none() {
+            if require_model && m.engine != EngineKind::Remote && m.model.is_none() && m.ensemble.is_empty() {
                 return Err(at(InvalidKey::new("model", "missing: the .onnx file to serve")));
             }
             m.resolve_paths(dir);

@@ -83,7 +83,7 @@ fn series_plan(study: &Study, input: &InferenceInput, s: &SortedSeries) -> Resul
     // Every frame with its position and temporal key, when it has them.
     let mut frames: Vec<(Image, Option<(f64, i64)>)> = Vec::new();
     for &index in s.timepoints.iter().flatten() {
-        cancel::checkpoint().map_err(crate::model::cancelled)?;
+        cancel::checkpoint().map_err(crate::failure::cancelled)?;
         let info = &study.instances[index];
         if info.number_of_frames <= 1 {
             let at = info.slice_position().map(|p| (p, info.temporal_position.unwrap_or(0)));

@@ -14,8 +14,10 @@
 //! # Ok(()) }
 //! ```
 
+mod batcher;
 pub mod config;
 pub mod engine;
+mod failure;
 mod frames;
 mod image_ops;
 pub mod model;
@@ -23,8 +25,10 @@ mod native_frames;
 pub mod platform;
 mod postprocess;
 mod preprocess;
+mod resample;
 mod results;
 pub mod service;
+mod sliding;
 /// Study assembly lives in the viewer crate (the mock server answers on the same view).
 use arterys_gateway::dicom::study;
 

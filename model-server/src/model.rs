@@ -7,14 +7,21 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arterys_gateway::cancel::{self, Cancelled};
 use arterys_gateway::{HandlerError, HandlerResult, InferenceInput, InferenceResponse};
 use tracing::info;
 
-use crate::config::{EngineKind, Layout, ModelConfig, OutputKind};
-use crate::engine::{self, Engine, LoadError, OutputTensor, RunError, RunErrorKind};
+use crate::config::{Activation, EngineKind, Layout, ModelConfig, OutputConfig, OutputKind};
+
+mod windowed;
+use crate::batcher::Batcher;
+use crate::config::InvalidKey;
+use crate::engine::ensemble::Ensemble;
+use crate::engine::{self, Engine, LoadError, OutputTensor, RunError};
+use crate::failure::{cancelled, handler_error};
 use crate::frames::{self, Image, SeriesPlan};
 use crate::postprocess::{self, Scores};
 use crate::preprocess::{open_part, prepare, Opened};
@@ -26,8 +33,12 @@ pub const PIPELINE_DEPTH: usize = 2;
 
 /// A model loaded by its engine, ready to answer.
 pub struct Model {
-    engine: Box<dyn Engine>,
+    engine: Arc<dyn Engine>,
+    /// Gathers runs of concurrent requests (`dynamic_batching`).
+    batcher: Option<Batcher>,
     config: ModelConfig,
+    /// The engine's outputs are probabilities already (an ensemble's average).
+    activated: bool,
 }
 
 /// One engine run's worth of input.
@@ -41,10 +52,13 @@ impl Model {
     /// Loads the model with its configured engine (or connects to its remote server) and checks
     /// it against the config.
     pub fn load(config: ModelConfig) -> Result<Self, LoadError> {
-        let path = config.model.clone().unwrap_or_default();
+        let local = |path: &std::path::Path| -> Result<Box<dyn Engine>, LoadError> {
+            Ok(match config.engine {
+                EngineKind::Onnxruntime => Box::new(engine::onnxruntime::OrtEngine::load(path, &config)?),
+                _ => Box::new(engine::tract::TractEngine::load(path, &config)?),
+            })
+        };
         let engine: Box<dyn Engine> = match config.engine {
-            EngineKind::Tract => Box::new(engine::tract::TractEngine::load(&path, &config)?),
-            EngineKind::Onnxruntime => Box::new(engine::onnxruntime::OrtEngine::load(&path, &config)?),
             EngineKind::Remote => match &config.remote {
                 Some(remote) => Box::new(engine::remote::RemoteEngine::load(remote, &config)?),
                 None => {
@@ -54,13 +68,45 @@ impl Model {
                     })
                 }
             },
+            _ if !config.ensemble.is_empty() => {
+                let members = config.ensemble.iter().map(|p| local(p)).collect::<Result<Vec<_>, _>>()?;
+                let activations = config.outputs.iter().map(|o| o.activation).collect();
+                let engine: Box<dyn Engine> = Box::new(Ensemble::new(members, activations));
+                return Self::assemble(engine, config, true);
+            }
+            _ => local(&config.model.clone().unwrap_or_default())?,
         };
-        Ok(Self { engine, config })
+        Self::assemble(engine, config, false)
+    }
+
+    fn assemble(engine: Box<dyn Engine>, config: ModelConfig, activated: bool) -> Result<Self, LoadError> {
+        let engine: Arc<dyn Engine> = Arc::from(engine);
+        let batcher = match config.dynamic_batching {
+            Some(_) if !engine.free_batch() => {
+                return Err(LoadError::Contradiction(InvalidKey::new(
+                    "dynamic_batching",
+                    "needs the model's batch dimension free (runs gather any number of images)",
+                )))
+            }
+            Some(d) => Some(Batcher::start(Arc::clone(&engine), d.max_batch, Duration::from_millis(d.max_delay_ms))),
+            None => None,
+        };
+        Ok(Self { engine, batcher, config, activated })
     }
 
     /// A model around an engine loaded elsewhere (e.g. a remote client).
     pub fn with_engine(engine: Box<dyn Engine>, config: ModelConfig) -> Self {
-        Self { engine, config }
+        Self { engine: Arc::from(engine), batcher: None, config, activated: false }
+    }
+
+    /// The activation still to apply to an output (none once an ensemble has averaged
+    /// probabilities).
+    fn activation(&self, out: &OutputConfig) -> Activation {
+        if self.activated {
+            Activation::None
+        } else {
+            out.activation
+        }
     }
 
     /// The configuration.
@@ -82,6 +128,18 @@ impl Model {
     /// config order.
     pub fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
         self.engine.run(input)
+    }
+
+    /// Runs one batch: at its true size when the engine takes any batch up to the configured one.
+    fn run_batch(&self, batch: &Batch) -> Result<Vec<OutputTensor>, RunError> {
+        let n = batch.items.len();
+        if let Some(batcher) = &self.batcher {
+            return batcher.run(batch.tensor.clone(), n);
+        }
+        if self.config.input.layout == Layout::Nchw && self.engine.free_batch() && n < self.config.input.batch {
+            return self.engine.run_images(&batch.tensor, n);
+        }
+        self.engine.run(&batch.tensor)
     }
 
     /// Runs one batch of zeros, so the first request does not pay for lazy allocations; how
@@ -109,6 +167,10 @@ impl Model {
         let plans = frames::plan(&study, input)?;
         let total: usize = plans.iter().map(SeriesPlan::len).sum();
         info!("{} series, {total} images (frames included)", plans.len());
+        if self.config.input.patch.is_some() {
+            let mut response = InferenceResponse::new();
+            return self.answer_windowed(input, &study, &plans, &mut response).map(|()| response);
+        }
         let (tx, rx) = sync_channel(PIPELINE_DEPTH);
         let mut response = InferenceResponse::new();
         let (prepared, mut inferred) = (AtomicUsize::new(0), 0);
@@ -196,8 +258,10 @@ impl Model {
         }
         let tensor = match self.config.input.layout {
             Layout::Nchw => {
-                // A short last batch is padded with zeros: the shape is fixed.
-                let mut t = vec![0f32; self.config.input.batch * plane];
+                // A short last batch runs at its size where the model's batch is free, and is
+                // padded with zeros where the shape is fixed.
+                let slots = if self.engine.free_batch() { planes.len() } else { self.config.input.batch };
+                let mut t = vec![0f32; slots * plane];
                 for (k, p) in planes.iter().enumerate() {
                     t[k * plane..(k + 1) * plane].copy_from_slice(p);
                 }
@@ -234,7 +298,7 @@ impl Model {
             let batch = batch?;
             cancel::checkpoint().map_err(cancelled)?;
             let started = Instant::now();
-            let tensors = self.engine.run(&batch.tensor).map_err(|e| handler_error(&e))?;
+            let tensors = self.run_batch(&batch).map_err(|e| handler_error(&e))?;
             let route = self.config.route.as_deref().unwrap_or("/");
             arterys_gateway::metrics::model_batch(route, batch.items.len(), started.elapsed());
             *inferred += batch.items.len();
@@ -251,10 +315,10 @@ impl Model {
                 for (o, out) in outputs.iter().enumerate() {
                     let (shape, values) = &tensors[o];
                     let values = match self.config.input.layout {
-                        Layout::Nchw => postprocess::per_item(shape, values, k, out.activation),
-                        Layout::Ncdhw => postprocess::volume_item(shape, values, k, depth, out.activation),
+                        Layout::Nchw => postprocess::per_item(shape, values, k, self.activation(out)),
+                        Layout::Ncdhw => postprocess::volume_item(shape, values, k, depth, self.activation(out)),
                     };
-                    pending[batch.series][o].file(&self.config, out, &values, item, study, plan)?;
+                    pending[batch.series][o].file(out, &values, item, study, plan, self.config.input.plane())?;
                 }
             }
             done[batch.series] += batch.items.len();
@@ -265,29 +329,19 @@ impl Model {
                 }
             }
         }
-        for (out, scores) in outputs.iter().zip(&study_scores) {
-            if let (OutputKind::Classification, Some(mean)) = (out.kind, scores.mean()) {
-                r.set_study_ml_json(postprocess::classification_json(out, &mean));
-            }
-        }
-        for (out, &n) in outputs.iter().zip(&dropped).filter(|(_, &n)| n > 0) {
-            info!("output {}: {n} boxes under min_box_pixels ({}) dropped", out.name, out.min_box_pixels());
-        }
+        finish_study(outputs, &study_scores, &dropped, r);
         Ok(())
     }
 }
 
-/// A cancelled request as an error (its client is gone or has had its 504 already).
-pub(crate) fn cancelled(e: Cancelled) -> HandlerError {
-    HandlerError::gateway_timeout(e.to_string())
-}
-
-/// A failed run as the request's status: 503, 502 or 504 for a remote, 500 otherwise.
-fn handler_error(e: &RunError) -> HandlerError {
-    match e.kind {
-        RunErrorKind::Unavailable => HandlerError::unavailable(e.to_string()),
-        RunErrorKind::BadGateway => HandlerError::bad_gateway(e.to_string()),
-        RunErrorKind::Timeout => HandlerError::gateway_timeout(e.to_string()),
-        RunErrorKind::Failed => HandlerError::internal(e.to_string()),
+/// The study's classification from every series' scores, and the log of dropped boxes.
+fn finish_study(outputs: &[OutputConfig], study_scores: &[Scores], dropped: &[usize], r: &mut InferenceResponse) {
+    for (out, scores) in outputs.iter().zip(study_scores) {
+        if let (OutputKind::Classification, Some(mean)) = (out.kind, scores.mean()) {
+            r.set_study_ml_json(postprocess::classification_json(out, &mean));
+        }
+    }
+    for (out, &n) in outputs.iter().zip(dropped).filter(|(_, &n)| n > 0) {
+        info!("output {}: {n} boxes under min_box_pixels ({}) dropped", out.name, out.min_box_pixels());
     }
 }

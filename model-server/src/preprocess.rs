@@ -3,6 +3,7 @@
 //! plane size.
 
 use arterys_gateway::dicom::display::{modality_values, open};
+use arterys_gateway::dicom::ReadOnce;
 use arterys_gateway::{HandlerError, RequestPart};
 use dicom_object::DefaultDicomObject;
 
@@ -27,11 +28,32 @@ pub(crate) struct Opened {
     frames: Option<NativeFrames>,
 }
 
-/// Opens `part` (its index in the request's list is `index`); not DICOM is a 422.
+/// Opens `part` (its index in the request's list is `index`); not DICOM is a 422. A part the
+/// gateway already walked and read ([`ReadOnce`]) is not read again: its pixel data is taken
+/// from where the walk found it.
 pub(crate) fn open_part(part: &RequestPart, index: usize) -> Result<Opened, HandlerError> {
-    let mut obj = open(&part.body).map_err(|e| undecodable(part, &e))?;
+    let kept = part.facts.get::<ReadOnce>().and_then(|once| once.whole(&part.body));
+    let mut obj = match kept {
+        Some(obj) => obj,
+        None => open(&part.body).map_err(|e| undecodable(part, &e))?,
+    };
     let frames = NativeFrames::take(&mut obj);
     Ok(Opened { index, obj, frames })
+}
+
+impl Opened {
+    /// The opened object.
+    pub(crate) fn object(&self) -> &dicom_object::InMemDicomObject {
+        &self.obj
+    }
+}
+
+/// One image decoded and normalized, at its own size.
+pub(crate) struct Decoded {
+    /// Image size (columns, rows).
+    pub size: (u32, u32),
+    /// The normalized values, row-major.
+    pub values: Vec<f32>,
 }
 
 /// Decodes frame `frame` (0-based) of `opened`, normalizes it and resamples it to
@@ -44,6 +66,20 @@ pub(crate) fn prepare(
     how: &Normalize,
     (height, width): (usize, usize),
 ) -> Result<Prepared, HandlerError> {
+    let Decoded { size: (w, h), values } = decode(part, opened, frame, file_window, how)?;
+    let plane = resize_bilinear(&values, w as usize, h as usize, width, height);
+    Ok(Prepared { size: (w, h), plane })
+}
+
+/// Decodes frame `frame` (0-based) of `opened` and normalizes it. An image that cannot be
+/// decoded (or has no grey values) is a 422.
+pub(crate) fn decode(
+    part: &RequestPart,
+    opened: &mut Opened,
+    frame: u32,
+    file_window: Option<[f64; 2]>,
+    how: &Normalize,
+) -> Result<Decoded, HandlerError> {
     let decoded = match &opened.frames {
         Some(frames) if frames.put(&mut opened.obj, frame) => modality_values(&opened.obj, 0),
         Some(_) => return Err(undecodable(part, &format!("there is no frame {}", frame + 1))),
@@ -54,8 +90,7 @@ pub(crate) fn prepare(
         return Err(undecodable(part, &format!("{w}x{h} image with {} values", values.len())));
     }
     normalize(&mut values, how, file_window);
-    let plane = resize_bilinear(&values, w as usize, h as usize, width, height);
-    Ok(Prepared { size: (w, h), plane })
+    Ok(Decoded { size: (w, h), values })
 }
 
 fn undecodable(part: &RequestPart, e: &dyn std::fmt::Display) -> HandlerError {
@@ -80,6 +115,11 @@ pub(crate) fn normalize(values: &mut [f32], how: &Normalize, file_window: Option
                 values.iter_mut().for_each(|x| *x = (*x - lo) / span);
             }
         },
+        Normalize::Dataset { clip, mean, std } => values.iter_mut().for_each(|x| {
+            let v = f64::from(*x);
+            let v = clip.map_or(v, |[lo, hi]| v.clamp(lo, hi));
+            *x = ((v - mean) / std) as f32;
+        }),
         Normalize::Zscore => {
             let n = values.len().max(1) as f64;
             let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;

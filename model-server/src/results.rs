@@ -4,7 +4,7 @@
 
 use arterys_gateway::{BoundingBox, HandlerError, InferenceResponse, Mask, MaskPart, MaskShape};
 
-use crate::config::{ModelConfig, OutputConfig, OutputKind};
+use crate::config::{OutputConfig, OutputKind};
 use crate::frames::SeriesPlan;
 use crate::image_ops::components;
 use crate::postprocess::{self, Scores};
@@ -48,17 +48,17 @@ impl Pending {
         }
     }
 
-    /// Files one image's output values.
+    /// Files one image's output values, per-pixel ones as planes of `model` `(rows, columns)`.
+    #[allow(clippy::too_many_arguments)]
     pub fn file(
         &mut self,
-        config: &ModelConfig,
         out: &OutputConfig,
         values: &[f32],
         item: &Item,
         study: &Study,
         plan: &SeriesPlan,
+        model: (usize, usize),
     ) -> Result<(), HandlerError> {
-        let model = config.input.plane();
         let sop = study
             .instances
             .get(item.index)

@@ -21,11 +21,7 @@ fn input_of(rel: &str) -> InferenceInput {
         dicom: files
             .iter()
             .enumerate()
-            .map(|(i, f)| RequestPart {
-                index: i + 1,
-                headers: Default::default(),
-                body: std::fs::read(f).unwrap().into(),
-            })
+            .map(|(i, f)| RequestPart::new(i + 1, Default::default(), std::fs::read(f).unwrap().into()))
             .collect(),
         attachments: vec![],
         input_hash: String::new(),

@@ -77,11 +77,7 @@ fn the_preprocessing_thread_stops_with_the_request() {
     config.model = Some(demo().join("demo_volume.onnx"));
     let model = Model::load(config).unwrap();
     let dicom = (0..100u32)
-        .map(|i| RequestPart {
-            index: i as usize + 1,
-            headers: Default::default(),
-            body: ct_slice(SERIES, i, 64, 64).unwrap().into(),
-        })
+        .map(|i| RequestPart::new(i as usize + 1, Default::default(), ct_slice(SERIES, i, 64, 64).unwrap().into()))
         .collect();
     let input = InferenceInput {
         request: Default::default(),

@@ -25,7 +25,7 @@ fn input(files: Vec<Vec<u8>>) -> InferenceInput {
         dicom: files
             .into_iter()
             .enumerate()
-            .map(|(i, body)| RequestPart { index: i + 1, headers: Default::default(), body: body.into() })
+            .map(|(i, body)| RequestPart::new(i + 1, Default::default(), body.into()))
             .collect(),
         attachments: vec![],
         input_hash: String::new(),

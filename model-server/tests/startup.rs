@@ -178,17 +178,17 @@ fn the_binary_names_a_missing_logging_config() {
     assert!(log.contains("model-server: logging config no/such/logging.yaml not found"), "{log}");
 }
 
-/// The README's walk-through config loads and its model runs under onnxruntime (the engine it
-/// names).
+/// The README's walk-through config loads and its model runs under tract (the engine it
+/// names), with no library.
 #[test]
 fn the_readme_demo_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo.yaml");
     let config = ServerConfig::load(&path).unwrap();
     assert_eq!(config.models.len(), 1);
-    let mut model = config.models.into_iter().next().unwrap();
+    let model = config.models.into_iter().next().unwrap();
     assert!(model.model.as_ref().unwrap().is_file(), "{:?}", model.model);
-    model.library = Some(ort_library());
+    assert!(model.library.is_none());
     let loaded = Model::load(model).unwrap();
     loaded.warm_up().unwrap();
-    assert!(loaded.describe().starts_with("onnxruntime"), "{}", loaded.describe());
+    assert!(loaded.describe().starts_with("tract"), "{}", loaded.describe());
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::facts::PartFacts;
 use crate::multipart::{hex, DecodedPart, PartHeaders};
 use crate::request::InferenceRequest;
 use crate::sniff::looks_like_dicom;
@@ -21,6 +22,16 @@ pub struct RequestPart {
     pub headers: PartHeaders,
     /// The part's bytes, exactly as received (shared, never copied).
     pub body: Bytes,
+    /// What the server learned about the part before the handler (for DICOM with
+    /// `reserve_decoded_pixels`, the viewer's `ReadOnce`); empty unless something set it.
+    pub facts: PartFacts,
+}
+
+impl RequestPart {
+    /// A part with nothing learned about it yet.
+    pub fn new(index: usize, headers: PartHeaders, body: Bytes) -> Self {
+        Self { index, headers, body, facts: PartFacts::default() }
+    }
 }
 
 /// Everything a handler gets for one request.
@@ -141,7 +152,7 @@ impl InferenceInput {
                 Some("application/octet-stream") => false,
                 _ => looks_like_dicom(&p.body),
             };
-            let part = RequestPart { index, headers: p.headers, body: p.body };
+            let part = RequestPart::new(index, p.headers, p.body);
             if is_dicom { &mut dicom } else { &mut attachments }.push(part);
         }
         if dicom.is_empty() {
@@ -168,7 +179,7 @@ impl InferenceInput {
         for (i, (name, bytes)) in files.into_iter().enumerate() {
             let headers = PartHeaders { filename: Some(name), ..PartHeaders::default() };
             let is_dicom = looks_like_dicom(&bytes);
-            let part = RequestPart { index: i + 1, headers, body: Bytes::from(bytes) };
+            let part = RequestPart::new(i + 1, headers, Bytes::from(bytes));
             if is_dicom { &mut dicom } else { &mut attachments }.push(part);
         }
         if dicom.is_empty() {
@@ -198,7 +209,7 @@ impl InferenceInput {
             .enumerate()
             .map(|(i, body)| {
                 hasher.update(&body);
-                RequestPart { index: i + 1, headers: PartHeaders::default(), body }
+                RequestPart::new(i + 1, PartHeaders::default(), body)
             })
             .collect();
         let input_hash = hex(&hasher.finalize());

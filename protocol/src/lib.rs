@@ -39,6 +39,7 @@
 //!   request is gone.
 
 pub mod cancel;
+mod facts;
 pub mod input;
 pub mod mask;
 pub mod multipart;
@@ -48,6 +49,7 @@ pub mod response;
 mod shape;
 pub mod sniff;
 
+pub use facts::PartFacts;
 pub use input::{parse_request_json, InferenceInput, InputError, RequestPart};
 pub use mask::{Mask, MaskShape, Voxel};
 pub use multipart::hex;

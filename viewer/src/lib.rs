@@ -26,6 +26,7 @@ pub mod capture;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod hostile;
 pub mod limits;
+mod once;
 pub mod sort;
 pub mod study;
 #[cfg(any(test, feature = "test-fixtures"))]
@@ -34,6 +35,7 @@ mod un;
 
 pub mod display;
 
+pub use once::ReadOnce;
 pub use sort::{sort_study, SortedSeries};
 
 type Cause = Box<dyn std::error::Error + Send + Sync>;

@@ -3,7 +3,7 @@
 
 use arterys_protocol::InferenceInput;
 
-use crate::{sort_study, DicomError, InstanceInfo, SortedSeries};
+use crate::{sort_study, DicomError, InstanceInfo, ReadOnce, SortedSeries};
 
 /// A request part that is not usable DICOM (the gateway answers it with 422).
 #[derive(Debug, thiserror::Error)]
@@ -36,11 +36,19 @@ pub struct FrameRef<'a> {
 
 impl Study {
     /// Reads every DICOM part's headers; the first part that is not readable DICOM is the error.
+    /// A part that carries a [`ReadOnce`] (the gateway's `reserve_decoded_pixels` read it) is
+    /// not read again.
     pub fn read(input: &InferenceInput) -> Result<Self, StudyError> {
         let instances = input
             .dicom
             .iter()
-            .map(|p| InstanceInfo::read(&p.body).map_err(|cause| StudyError { index: p.index, cause }))
+            .map(|p| {
+                match p.facts.get::<ReadOnce>() {
+                    Some(once) => once.info(),
+                    None => InstanceInfo::read(&p.body),
+                }
+                .map_err(|cause| StudyError { index: p.index, cause })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let series = sort_study(&instances);
         Ok(Self { instances, series })

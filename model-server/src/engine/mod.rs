@@ -5,6 +5,7 @@
 //! shapes of inputs and outputs); [`check_signature`] holds the config against it, so the
 //! same mistakes get the same start-up message whichever engine runs the model.
 
+pub mod ensemble;
 pub mod onnxruntime;
 pub mod remote;
 pub mod tract;
@@ -19,6 +20,20 @@ pub trait Engine: Send + Sync {
     /// Runs the model on `input` (the configured input shape, C order); the configured
     /// outputs, in config order.
     fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError>;
+
+    /// Whether a run may hold fewer images than `input.batch` (the model's batch dimension is
+    /// free and the engine can run any size up to it), so a short batch is not padded.
+    fn free_batch(&self) -> bool {
+        false
+    }
+
+    /// Runs `images` images (C order, one after another) at their true size; called only
+    /// when [`Engine::free_batch`] says so. The default runs `input` as the
+    /// configured shape.
+    fn run_images(&self, input: &[f32], images: usize) -> Result<Vec<OutputTensor>, RunError> {
+        let _ = images;
+        self.run(input)
+    }
 
     /// What runs the model, for the log (e.g. `tract, 2 threads`).
     fn describe(&self) -> String;
@@ -247,6 +262,11 @@ pub fn check_signature(config: &ModelConfig, sig: &Signature) -> Result<(), Inva
         }
     }
     Ok(())
+}
+
+/// Whether the model leaves the batch dimension of its only input free.
+pub(crate) fn batch_is_free(sig: &Signature) -> bool {
+    matches!(sig.inputs.as_slice(), [one] if one.shape.as_ref().is_some_and(|s| s.first() == Some(&None)))
 }
 
 /// The error's message on one line (runtimes write several).

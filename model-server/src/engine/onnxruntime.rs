@@ -14,7 +14,10 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use super::{check_signature, one_line, ElementType, Engine, LoadError, OutputTensor, RunError, Signature, TensorSpec};
+use super::{
+    batch_is_free, check_signature, one_line, ElementType, Engine, LoadError, OutputTensor, RunError, Signature,
+    TensorSpec,
+};
 use crate::config::{Device, Fallback, ModelConfig};
 
 /// A model in an onnxruntime session.
@@ -23,6 +26,8 @@ pub struct OrtEngine {
     session: Mutex<Session>,
     input_name: String,
     input_shape: Vec<usize>,
+    /// The model's batch dimension is free: a short batch runs at its size.
+    free_batch: bool,
     outputs: Vec<String>,
     describe: String,
 }
@@ -143,6 +148,7 @@ impl OrtEngine {
             input_name: signature.inputs.first().map(|i| i.name.clone()).unwrap_or_default(),
             session: Mutex::new(session),
             input_shape: config.input.shape(),
+            free_batch: batch_is_free(&signature),
             outputs: config.outputs.iter().map(|o| o.name.clone()).collect(),
             describe: format!(
                 "onnxruntime ({}), {device}, {threads} intra-op thread{}",
@@ -155,8 +161,26 @@ impl OrtEngine {
 
 impl Engine for OrtEngine {
     fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
-        let tensor = TensorRef::from_array_view((self.input_shape.as_slice(), input))
-            .map_err(|e| RunError::failed(one_line(&e)))?;
+        self.run_shaped(&self.input_shape, input)
+    }
+
+    fn free_batch(&self) -> bool {
+        self.free_batch
+    }
+
+    fn run_images(&self, input: &[f32], images: usize) -> Result<Vec<OutputTensor>, RunError> {
+        let shape: Vec<usize> = std::iter::once(images).chain(self.input_shape.iter().skip(1).copied()).collect();
+        self.run_shaped(&shape, input)
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+impl OrtEngine {
+    fn run_shaped(&self, shape: &[usize], input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
+        let tensor = TensorRef::from_array_view((shape, input)).map_err(|e| RunError::failed(one_line(&e)))?;
         let mut session = self.session.lock().map_err(|_| RunError::failed("an earlier run panicked"))?;
         let outputs = session
             .run(ort::inputs![self.input_name.as_str() => tensor])
@@ -169,10 +193,6 @@ impl Engine for OrtEngine {
                 Ok((shape.iter().map(|&d| d.max(0) as usize).collect(), values.to_vec()))
             })
             .collect()
-    }
-
-    fn describe(&self) -> String {
-        self.describe.clone()
     }
 }
 

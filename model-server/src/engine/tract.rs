@@ -12,12 +12,18 @@ use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{self, type_proto, ValueInfoProto};
 use tract_onnx::prelude::*;
 
-use super::{check_signature, one_line, ElementType, Engine, LoadError, OutputTensor, RunError, Signature, TensorSpec};
-use crate::config::{InvalidKey, ModelConfig};
+use super::{
+    batch_is_free, check_signature, one_line, ElementType, Engine, LoadError, OutputTensor, RunError, Signature,
+    TensorSpec,
+};
+use crate::config::{InvalidKey, Layout, ModelConfig};
 
 /// A model typed, optimized and planned by tract.
 pub struct TractEngine {
     plan: Arc<TypedRunnableModel>,
+    /// The same model with a symbolic batch, for runs of other sizes (the batch dimension is
+    /// free): short batches, dynamic batches.
+    short: Option<Arc<TypedRunnableModel>>,
     input_shape: Vec<usize>,
     executor: Executor,
     threads: usize,
@@ -32,7 +38,8 @@ impl TractEngine {
         let invalid = |e: &dyn std::fmt::Display| LoadError::Invalid { path: path.to_owned(), reason: one_line(&e) };
         let onnx = tract_onnx::onnx();
         let proto = onnx.proto_model_for_path(path).map_err(|e| invalid(&e))?;
-        check_signature(config, &signature(&proto))?;
+        let sig = signature(&proto);
+        check_signature(config, &sig)?;
         let dir = path.parent().and_then(Path::to_str);
         let parsed = onnx.parse(&proto, dir).map_err(|e| invalid(&e))?;
         if !parsed.unresolved_inputs.is_empty() {
@@ -47,6 +54,22 @@ impl TractEngine {
                 format!("the input shape {input_shape:?} contradicts the model: {}", one_line(&e)),
             ))
         };
+        // A free batch (of slices or windows) gets a second plan whose batch is a symbol: a short batch runs
+        // at its size; the full batch keeps the plan optimized for its fixed shape.
+        let batches = config.input.layout == Layout::Nchw || config.input.patch.is_some();
+        let short = if batch_is_free(&sig) && batches {
+            let n = model.symbols.sym("N");
+            let dims: Vec<TDim> =
+                std::iter::once(TDim::from(n)).chain(input_shape.iter().skip(1).map(|&d| d.to_dim())).collect();
+            let typed = model
+                .clone()
+                .with_input_fact(0, f32::fact(dims).into())
+                .and_then(|m| m.into_optimized())
+                .map_err(|e| contradiction(&e))?;
+            Some(typed.into_runnable().map_err(|e| contradiction(&e))?)
+        } else {
+            None
+        };
         let typed = model
             .with_input_fact(0, f32::fact(&input_shape).into())
             .and_then(|m| m.into_optimized())
@@ -55,14 +78,19 @@ impl TractEngine {
         let threads = config.threads();
         let executor =
             if threads > 1 { Executor::multithread_with_name(threads, "tract") } else { Executor::SingleThread };
-        Ok(Self { plan, input_shape, executor, threads })
+        Ok(Self { plan, short, input_shape, executor, threads })
     }
 }
 
-impl Engine for TractEngine {
-    fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
-        let tensor = Tensor::from_shape(&self.input_shape, input).map_err(|e| RunError::failed(one_line(&e)))?;
-        let outputs = multithread_tract_scope(self.executor.clone(), || self.plan.run(tvec!(tensor.into_tvalue())))
+impl TractEngine {
+    fn run_plan(
+        &self,
+        plan: &Arc<TypedRunnableModel>,
+        shape: &[usize],
+        input: &[f32],
+    ) -> Result<Vec<OutputTensor>, RunError> {
+        let tensor = Tensor::from_shape(shape, input).map_err(|e| RunError::failed(one_line(&e)))?;
+        let outputs = multithread_tract_scope(self.executor.clone(), || plan.run(tvec!(tensor.into_tvalue())))
             .map_err(|e| RunError::failed(one_line(&e)))?;
         outputs
             .iter()
@@ -71,6 +99,27 @@ impl Engine for TractEngine {
                 Ok((view.shape().to_vec(), view.iter().copied().collect()))
             })
             .collect()
+    }
+}
+
+impl Engine for TractEngine {
+    fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>, RunError> {
+        self.run_plan(&self.plan, &self.input_shape, input)
+    }
+
+    fn free_batch(&self) -> bool {
+        self.short.is_some()
+    }
+
+    fn run_images(&self, input: &[f32], images: usize) -> Result<Vec<OutputTensor>, RunError> {
+        match &self.short {
+            Some(short) if self.input_shape.first() != Some(&images) => {
+                let shape: Vec<usize> =
+                    std::iter::once(images).chain(self.input_shape.iter().skip(1).copied()).collect();
+                self.run_plan(short, &shape, input)
+            }
+            _ => self.run(input),
+        }
     }
 
     fn describe(&self) -> String {

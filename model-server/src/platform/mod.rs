@@ -25,7 +25,7 @@ pub fn answer_files(model: &Model, files: Vec<Bytes>) -> Result<(InferenceRespon
         dicom: files
             .into_iter()
             .enumerate()
-            .map(|(i, body)| RequestPart { index: i + 1, headers: Default::default(), body })
+            .map(|(i, body)| RequestPart::new(i + 1, Default::default(), body))
             .collect(),
         attachments: Vec::new(),
         input_hash: String::new(),

@@ -166,7 +166,7 @@ async fn info(State(state): State<Arc<AppState>>) -> Json<Value> {
                 "labels": labels,
                 "dimension": dimension,
                 "description": format!("{} served by model-server (input {:?} {:?})",
-                    m.name, m.config.input.layout, m.config.input.size),
+                    m.name, m.config.input.layout, m.config.input.dims()),
                 "config": {},
             }),
         );

@@ -131,3 +131,25 @@ pub fn parse_ok(status: u16, ct: Option<String>, body: &Bytes) -> InferenceRespo
     assert!(v.is_empty(), "protocol violations: {v:?}");
     r
 }
+
+/// A request of `files` as the gateway hands it to a handler.
+pub fn input_of(files: Vec<Vec<u8>>) -> arterys_gateway::InferenceInput {
+    arterys_gateway::InferenceInput {
+        request: Default::default(),
+        json: Bytes::from_static(b"{}"),
+        dicom: files
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| arterys_gateway::RequestPart::new(i + 1, Default::default(), body.into()))
+            .collect(),
+        attachments: vec![],
+        input_hash: String::new(),
+        route: "/".into(),
+        study_dir: None,
+    }
+}
+
+/// Every file of a folder, sorted by name.
+pub fn study_files_in(dir: &Path) -> Vec<Vec<u8>> {
+    study_files(dir)
+}

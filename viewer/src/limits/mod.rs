@@ -166,6 +166,21 @@ pub struct Scan {
     /// The dataset is Implicit VR although the meta names an Explicit VR syntax: it was
     /// walked, and must be read, as Implicit VR.
     implicit_under_explicit_meta: bool,
+    /// Headers walked before the top-level pixel data (what a header-only read holds).
+    headers: u64,
+    /// Where the top-level native (7FE0,0010) value lies in the bytes walked, when its
+    /// bytes can be taken as they are (a little-endian dataset, not inflated).
+    native_pixels: Option<NativePixels>,
+    /// A top-level element follows the (7FE0,0010) element.
+    after_pixel_data: bool,
+}
+
+/// The native pixel data's value in the file: where, how long, and its VR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NativePixels {
+    pub offset: usize,
+    pub len: usize,
+    pub vr: dicom_core::VR,
 }
 
 impl Scan {
@@ -173,6 +188,17 @@ impl Scan {
     /// read so: read as the meta says, its lengths are not the ones checked).
     pub(crate) fn implicit_under_explicit_meta(&self) -> bool {
         self.implicit_under_explicit_meta
+    }
+
+    /// Headers walked before the top-level pixel data.
+    pub(crate) fn header_count(&self) -> u64 {
+        self.headers
+    }
+
+    /// The native pixel data's value, when it is the last top-level element and its bytes
+    /// are the value as a little-endian reader takes it.
+    pub(crate) fn native_pixels(&self) -> Option<NativePixels> {
+        self.native_pixels.filter(|_| !self.after_pixel_data && !self.implicit_under_explicit_meta)
     }
 
     fn fragment(&mut self, len: u32) {
@@ -303,7 +329,10 @@ pub(crate) fn scan_layout(bytes: &[u8], layout: Layout, headers_only: bool) -> R
                 "1.2.840.10008.1.2.2" => walk::dataset(bytes, start, Syntax::ExplicitBe, headers_only)?,
                 "1.2.840.10008.1.2.1.99" => {
                     let inflated = inflate(bytes.get(start..).unwrap_or_default())?;
-                    walk::dataset(&inflated, 0, Syntax::ExplicitLe, headers_only)?
+                    let mut scan = walk::dataset(&inflated, 0, Syntax::ExplicitLe, headers_only)?;
+                    // Its offsets are in the inflated bytes, not the file's.
+                    scan.native_pixels = None;
+                    scan
                 }
                 // Explicit VR in the meta but Implicit VR in the dataset (some writers do
                 // this; `open` reads such files as Implicit VR, whole): walk what will be read.

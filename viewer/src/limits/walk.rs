@@ -113,6 +113,7 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
     let mut scan = Scan::default();
     let mut stack: Vec<Open> = Vec::new();
     let mut pos = start;
+    let mut seen_pixel_data = false;
     loop {
         // Close the defined-length containers whose end has been reached.
         while let Some(end) = stack.last().and_then(|o| o.end()) {
@@ -135,6 +136,13 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
             available: remaining,
         });
         let top = stack.is_empty();
+        if top {
+            scan.after_pixel_data |= seen_pixel_data;
+            seen_pixel_data |= tag == PIXEL_DATA;
+        }
+        if !seen_pixel_data {
+            scan.headers += 1;
+        }
         match tag {
             ITEM => {
                 if let Some(e) = past_end {
@@ -209,6 +217,10 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                     scan.attribute(tag, raw, syntax);
                     if is_pixel_data(tag) {
                         scan.pixel_data = Some(PixelData::Native { len: u64::from(len) });
+                    }
+                    if tag == PIXEL_DATA && syntax != Syntax::ExplicitBe {
+                        let vr = vr.unwrap_or(VR::OW);
+                        scan.native_pixels = Some(super::NativePixels { offset: value, len: len as usize, vr });
                     }
                 }
                 if vr == Some(VR::SQ) {
