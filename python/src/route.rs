@@ -4,8 +4,8 @@
 //! Python dispatch on the blocking pool, the answer validated against the protocol and
 //! streamed with the JSON text exactly as Python wrote it (so the output hash is the SDK's).
 
-use arterys_gateway::Admission;
 use arterys_gateway::multipart::{MultipartBody, OutgoingPart};
+use arterys_gateway::Admission;
 use arterys_gateway::{GatewayError, HandlerError, InferenceResponse, ResponseJson};
 use axum::body::Body;
 use axum::extract::Request;

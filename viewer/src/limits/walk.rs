@@ -115,13 +115,7 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
     let mut pos = start;
     let mut seen_pixel_data = false;
     loop {
-        // Close the defined-length containers whose end has been reached.
-        while let Some(end) = stack.last().and_then(|o| o.end()) {
-            if pos < end {
-                break;
-            }
-            stack.pop();
-        }
+        close_ended(&mut stack, pos);
         let Some((tag, vr, len, head)) = r.header(pos) else {
             // Fewer bytes than a header: the end (or trailing padding dicom-rs ignores).
             return Ok(scan);
@@ -185,11 +179,7 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
             // top-level tag from (7FE0,0010) on; so does the walk.
             _ if top && headers_only && tag >= PIXEL_DATA => {
                 if tag == PIXEL_DATA {
-                    scan.pixel_data = Some(if len == UNDEFINED {
-                        PixelData::Encapsulated { fragments: 0, bytes: 0 }
-                    } else {
-                        PixelData::Native { len: u64::from(len) }
-                    });
+                    scan.pixel_data = Some(pixel_data_header(len));
                 }
                 return Ok(scan);
             }
@@ -231,6 +221,25 @@ pub(crate) fn dataset(bytes: &[u8], start: usize, syntax: Syntax, headers_only: 
                 }
             }
         }
+    }
+}
+
+/// Closes the defined-length containers whose end `pos` has reached.
+fn close_ended(stack: &mut Vec<Open>, pos: usize) {
+    while let Some(end) = stack.last().and_then(|o| o.end()) {
+        if pos < end {
+            break;
+        }
+        stack.pop();
+    }
+}
+
+/// What a pixel data header of length `len` says, before its value is read.
+fn pixel_data_header(len: u32) -> PixelData {
+    if len == UNDEFINED {
+        PixelData::Encapsulated { fragments: 0, bytes: 0 }
+    } else {
+        PixelData::Native { len: u64::from(len) }
     }
 }
 
