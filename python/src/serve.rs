@@ -101,7 +101,7 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
     // As in the SDK, `/healthcheck` exists only once a health check is registered: without
     // one it is an unknown path (the probes `/livez` and `/readyz` are always there).
     // Its 404 names the inference routes, as the gateway's own 404 does.
-    let known: Arc<[String]> = routes.iter().map(|(path, _)| path.clone()).collect();
+    let known: Arc<[String]> = routes.keys().cloned().collect();
     gw = match health {
         Some(f) => {
             let f = Arc::new(f);
