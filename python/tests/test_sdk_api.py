@@ -13,12 +13,12 @@ import pytest
 from conftest import TESTDATA, decode, post, study, tool, wait_until
 
 ROUTES = [
-    ("boxes", "test_3d", "received: 1 bounding boxes"),
-    ("mask_3d", "test_3d", "received: probability_mask (3D)"),
-    ("mask_2d", "test_2d", "received: probability_mask (2D), probability_mask (2D), probability_mask (2D)"),
-    ("heatmap", "test_2d", "received: heatmap (2D), heatmap (2D), heatmap (2D)"),
+    ("boxes", "test_3d", "received: 1 bounding box"),
+    ("mask_3d", "test_3d", "received: 1 probability mask (3D)"),
+    ("mask_2d", "test_2d", "received: 3 probability masks (2D)"),
+    ("heatmap", "test_2d", "received: 3 heatmaps (2D)"),
     ("classification", "test_3d", "received: study_ml_json"),
-    ("secondary_capture", "test_3d", "received: dicom_secondary_capture"),
+    ("secondary_capture", "test_3d", "received: 1 DICOM secondary capture"),
 ]
 
 
@@ -98,7 +98,7 @@ def test_readme_example(serve, tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "received: 1 bounding boxes" in out.stdout
+    assert "received: 1 bounding box" in out.stdout
     box = json.loads((tmp_path / "response.json").read_text())["bounding_boxes_2d"][0]
     assert box["label"] == "super bbox" and box["top_left"] == [5, 5]
     assert "ignores Flask's debug, use_reloader" in app.output()
