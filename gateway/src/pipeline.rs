@@ -111,13 +111,14 @@ async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
     // What the handler will decode is reserved with the body, before it runs: a small file
     // declaring large images waits for room (503) or is refused (413), never decoded past
     // the budget.
-    let memory = match (&inner.working_memory, &inner.limits.budget) {
+    let (input, memory) = match (&inner.working_memory, &inner.limits.budget) {
         (Some(need), Some(budget)) => {
             let mut held = memory.unwrap_or_else(|| budget.charge(0));
-            held.grow(need(&input), tokio::time::Instant::now() + budget.wait()).await?;
-            Some(held)
+            let (input, bytes) = working_memory(need, input).await?;
+            held.grow(bytes, tokio::time::Instant::now() + budget.wait()).await?;
+            (input, Some(held))
         }
-        _ => memory,
+        _ => (input, memory),
     };
     let response = run_handler(inner, input, memory).await?;
     // The response buffers count against the budget until the last byte is handed over.
@@ -146,6 +147,24 @@ async fn infer(inner: &Inner, req: Request) -> Result<Response, GatewayError> {
     let mut resp = Response::new(Body::new(body));
     resp.headers_mut().insert(header::CONTENT_TYPE, ct);
     Ok(resp)
+}
+
+/// What the handler will need for `input`, worked out on the blocking pool: sizing reads
+/// every DICOM file's headers (`reserve_decoded_pixels`), too long for an async thread.
+async fn working_memory(need: &WorkingMemoryFn, input: InferenceInput) -> Result<(InferenceInput, u64), GatewayError> {
+    let (need, span) = (Arc::clone(need), Span::current());
+    tokio::task::spawn_blocking(move || {
+        let bytes = span.in_scope(|| need(&input));
+        (input, bytes)
+    })
+    .await
+    .map_err(|e| {
+        if e.is_panic() {
+            GatewayError::Panicked
+        } else {
+            GatewayError::Internal("working memory task failed")
+        }
+    })
 }
 
 /// A boundary as a Content-Type parameter: quoted unless it is a plain token.
