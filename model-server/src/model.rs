@@ -131,10 +131,10 @@ impl Model {
     }
 
     /// Runs one batch: at its true size when the engine takes any batch up to the configured one.
-    fn run_batch(&self, batch: &Batch) -> Result<Vec<OutputTensor>, RunError> {
+    fn run_batch(&self, batch: &mut Batch) -> Result<Vec<OutputTensor>, RunError> {
         let n = batch.items.len();
         if let Some(batcher) = &self.batcher {
-            return batcher.run(batch.tensor.clone(), n);
+            return batcher.run(std::mem::take(&mut batch.tensor), n);
         }
         if self.config.input.layout == Layout::Nchw && self.engine.free_batch() && n < self.config.input.batch {
             return self.engine.run_images(&batch.tensor, n);
@@ -295,10 +295,10 @@ impl Model {
         let mut study_scores: Vec<Scores> = vec![Scores::default(); outputs.len()];
         let mut dropped = vec![0usize; outputs.len()];
         for batch in rx {
-            let batch = batch?;
+            let mut batch = batch?;
             cancel::checkpoint().map_err(cancelled)?;
             let started = Instant::now();
-            let tensors = self.run_batch(&batch).map_err(|e| handler_error(&e))?;
+            let tensors = self.run_batch(&mut batch).map_err(|e| handler_error(&e))?;
             let route = self.config.route.as_deref().unwrap_or("/");
             arterys_gateway::metrics::model_batch(route, batch.items.len(), started.elapsed());
             *inferred += batch.items.len();
