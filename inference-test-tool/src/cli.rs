@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::output::{bar, file_name, spinner};
-use crate::words::count;
+use crate::words::{count, tally};
 use crate::{check, client, input, manifest, write};
 use arterys_protocol::{BinaryType, InferenceResponse, MaskShape};
 use bytes::Bytes;
@@ -333,19 +333,15 @@ fn describe_response(r: &InferenceResponse) -> String {
         out.push(format!("series_ml_json for {}", count(s.len(), "series", "series")));
     }
     // Parts by kind, in order of first appearance.
-    let mut kinds: Vec<((&str, &str, &str), usize)> = Vec::new();
-    for p in &j.parts {
+    let kinds = tally(j.parts.iter().map(|p| {
         let dims = match p.binary_data_shape.map(|s| MaskShape::from_binary_data_shape(&s)) {
             Some(s) if s.is_image() => " (2D)",
             Some(_) => " (3D)",
             None => "",
         };
         let (one, many) = part_nouns(&p.binary_type);
-        match kinds.iter_mut().find(|(k, _)| *k == (one, many, dims)) {
-            Some((_, n)) => *n += 1,
-            None => kinds.push(((one, many, dims), 1)),
-        }
-    }
+        (one, many, dims)
+    }));
     out.extend(kinds.into_iter().map(|((one, many, dims), n)| format!("{}{dims}", count(n, one, many))));
     if out.is_empty() {
         "no results".into()

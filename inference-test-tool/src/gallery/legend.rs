@@ -8,7 +8,7 @@ use super::{escape, GalleryItem};
 use crate::draw::palette_color;
 use crate::gsps::GSPS_COLOR;
 use crate::overlay::{heatmap_floor, heatmap_lut, mask_colors, BOX_COLOR, LINE_COLOR};
-use crate::words::count;
+use crate::words::{count, tally};
 
 fn css([r, g, b]: [u8; 3]) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
@@ -135,23 +135,12 @@ pub fn legend(r: &InferenceResponse, scope: &SeriesScope<'_>) -> String {
     let j = r.json();
     let mut html = String::new();
     mask_entries(&mut html, r, scope);
-    let mut boxes: Vec<(&str, usize)> = Vec::new();
-    for b in j.bounding_boxes_2d.iter().flatten().filter(|b| scope.has_image(&b.sop_instance_uid)) {
-        match boxes.iter_mut().find(|(l, _)| *l == b.label) {
-            Some((_, n)) => *n += 1,
-            None => boxes.push((&b.label, 1)),
-        }
-    }
-    for (label, n) in boxes {
+    let boxes = j.bounding_boxes_2d.iter().flatten().filter(|b| scope.has_image(&b.sop_instance_uid));
+    for (label, n) in tally(boxes.map(|b| b.label.as_str())) {
         swatch(&mut html, BOX_COLOR, &format!("{label}: {}", count(n, "box", "boxes")));
     }
-    let mut lines: Vec<&str> = Vec::new();
-    for m in j.linear_measurements_2d.iter().flatten().filter(|m| scope.has_image(&m.sop_instance_uid)) {
-        if !lines.contains(&m.label.as_str()) {
-            lines.push(&m.label);
-        }
-    }
-    for label in lines {
+    let lines = j.linear_measurements_2d.iter().flatten().filter(|m| scope.has_image(&m.sop_instance_uid));
+    for (label, _) in tally(lines.map(|m| m.label.as_str())) {
         swatch(&mut html, LINE_COLOR, &format!("{label}: length (mm with Pixel Spacing, else px)"));
     }
     if scope.gsps {
