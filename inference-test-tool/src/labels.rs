@@ -2,7 +2,6 @@
 //! image's, never over another label, and (for the study and series labels) in the corner where
 //! the image is darkest, which is where the anatomy is not.
 
-use crate::draw::text::wrap_px;
 use crate::draw::Canvas;
 
 /// Font size in pixels for labels on an image of this size: a fortieth of its longer side,
@@ -33,16 +32,8 @@ impl Labels {
     }
 
     /// Width and height of the box of `text` on `canvas` (wrapped to its width).
-    fn size_of(&self, canvas: &Canvas, text: &str) -> (i64, i64) {
-        let (w, h) = Canvas::text_size_px(&wrap_px(text, self.size, canvas.width).join("\n"), self.size);
-        (i64::from(w), i64::from(h))
-    }
-
-    /// The box at top-left `at`, moved inside the canvas as [`Canvas::text_px`] moves it.
-    fn box_at(canvas: &Canvas, at: [i64; 2], (w, h): (i64, i64)) -> [i64; 4] {
-        let x = at[0].min(i64::from(canvas.width) - w).max(0);
-        let y = at[1].min(i64::from(canvas.height) - h).max(0);
-        [x, y, x + w - 1, y + h - 1]
+    fn size_of(&self, canvas: &Canvas, text: &str) -> (u32, u32) {
+        canvas.text_layout(text, self.size).1
     }
 
     fn free(&self, b: [i64; 4]) -> bool {
@@ -63,7 +54,7 @@ impl Labels {
             return;
         }
         let size = self.size_of(canvas, text);
-        let boxes: Vec<[i64; 4]> = candidates.iter().map(|c| Self::box_at(canvas, *c, size)).collect();
+        let boxes: Vec<[i64; 4]> = candidates.iter().map(|c| canvas.fit_box(*c, size)).collect();
         let chosen = boxes.iter().copied().find(|b| self.free(*b)).unwrap_or(boxes[0]);
         self.draw(canvas, chosen, text, color);
     }
@@ -74,7 +65,8 @@ impl Labels {
         if text.is_empty() {
             return;
         }
-        let (w, h) = self.size_of(canvas, text);
+        let size = self.size_of(canvas, text);
+        let (w, h) = (i64::from(size.0), i64::from(size.1));
         let margin = 2;
         let (cw, ch) = (i64::from(canvas.width), i64::from(canvas.height));
         let corners = [
@@ -84,10 +76,10 @@ impl Labels {
             [cw - w - margin, ch - h - margin],
         ];
         // Labels already placed stack below (or above) in their corner: try those places too.
-        let mut candidates: Vec<[i64; 4]> = corners.iter().map(|c| Self::box_at(canvas, *c, (w, h))).collect();
+        let mut candidates: Vec<[i64; 4]> = corners.iter().map(|c| canvas.fit_box(*c, size)).collect();
         for p in &self.placed {
-            candidates.push(Self::box_at(canvas, [p[0], p[3] + 1 + margin], (w, h)));
-            candidates.push(Self::box_at(canvas, [p[0], p[1] - h - margin], (w, h)));
+            candidates.push(canvas.fit_box([p[0], p[3] + 1 + margin], size));
+            candidates.push(canvas.fit_box([p[0], p[1] - h - margin], size));
         }
         let free: Vec<[i64; 4]> = candidates.iter().copied().filter(|b| self.free(*b)).collect();
         let pool = if free.is_empty() { &candidates } else { &free };

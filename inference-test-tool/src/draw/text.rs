@@ -122,14 +122,10 @@ impl Canvas {
         if text.is_empty() {
             return [x, y, x - 1, y - 1];
         }
-        let lines = wrap_px(text, size, self.width);
-        let joined = lines.join("\n");
-        let (box_w, box_h) = Self::text_size_px(&joined, size);
-        let x = x.min(i64::from(self.width) - i64::from(box_w)).max(0);
-        let y = y.min(i64::from(self.height) - i64::from(box_h)).max(0);
-        let (x1, y1) = (x.saturating_add(i64::from(box_w)) - 1, y.saturating_add(i64::from(box_h)) - 1);
+        let (lines, box_size) = self.text_layout(text, size);
+        let drawn = self.fit_box([x, y], box_size);
+        let [x, y, x1, y1] = drawn;
         self.blend_rect(x, y, x1, y1, TEXT_BACKGROUND, TEXT_BACKGROUND_ALPHA);
-        let drawn = [x, y, x1, y1];
         let Some(font) = font() else { return drawn };
         let (pad, line_h, px) = metrics(size);
         let sf = font.as_scaled(px);
@@ -155,6 +151,23 @@ impl Canvas {
             }
         }
         drawn
+    }
+
+    /// The lines [`Canvas::text_px`] draws `text` in at `size` pixels (wrapped to the canvas'
+    /// width), and the size (width, height) of their box.
+    pub fn text_layout(&self, text: &str, size: f32) -> (Vec<String>, (u32, u32)) {
+        let lines = wrap_px(text, size, self.width);
+        let box_size = Self::text_size_px(&lines.join("\n"), size);
+        (lines, box_size)
+    }
+
+    /// Where [`Canvas::text_px`] puts a box of `(width, height)` asked for at top-left `at`:
+    /// moved inside the canvas (to its top or left edge when larger), as inclusive corners
+    /// `[x0, y0, x1, y1]`.
+    pub fn fit_box(&self, at: [i64; 2], (w, h): (u32, u32)) -> [i64; 4] {
+        let x = at[0].min(i64::from(self.width) - i64::from(w)).max(0);
+        let y = at[1].min(i64::from(self.height) - i64::from(h)).max(0);
+        [x, y, x.saturating_add(i64::from(w)) - 1, y.saturating_add(i64::from(h)) - 1]
     }
 
     /// Size (width, height) in pixels of the box [`Canvas::text`] draws for `text` at `scale`
