@@ -80,6 +80,11 @@ fn recorded(dir: &Path) -> std::io::Result<Vec<String>> {
 /// Whether `dir` can take a run's files, changing nothing: it is new, or every file in it like
 /// the tool's outputs was recorded by an earlier run. A folder that is a file is refused.
 pub fn check(dir: &Path) -> Result<(), OutputDirError> {
+    checked(dir).map(|_| ())
+}
+
+/// [`check`], and the files an earlier run recorded (none for a new folder).
+fn checked(dir: &Path) -> Result<Vec<String>, OutputDirError> {
     if dir.exists() && !dir.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
@@ -95,7 +100,7 @@ pub fn check(dir: &Path) -> Result<(), OutputDirError> {
             count: unknown.len(),
             example: example.clone(),
         }),
-        None => Ok(()),
+        None => Ok(earlier),
     }
 }
 
@@ -103,9 +108,8 @@ pub fn check(dir: &Path) -> Result<(), OutputDirError> {
 /// (returning how many). Refuses a folder with files like the tool's outputs that are not
 /// recorded (another tool's, or a user's); any other file is left as it is.
 pub fn prepare(dir: &Path) -> Result<usize, OutputDirError> {
-    check(dir)?;
+    let earlier = checked(dir)?;
     std::fs::create_dir_all(dir)?;
-    let earlier = recorded(dir)?;
     let mut removed = 0;
     for f in &earlier {
         match std::fs::remove_file(dir.join(f)) {
