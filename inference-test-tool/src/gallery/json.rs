@@ -21,7 +21,6 @@ fn inline(v: &Value) -> Option<String> {
         Value::Array(a) if a.len() <= INLINE_VALUES && a.iter().all(is_plain) => {
             Some(format!("[{}]", a.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")))
         }
-        Value::Array(a) if a.is_empty() => Some("[]".into()),
         Value::Object(m) if m.is_empty() => Some("{}".into()),
         Value::Array(_) | Value::Object(_) => None,
         plain => Some(plain.to_string()),
