@@ -3,14 +3,14 @@
 //! file around it.
 
 use arterys_gateway::dicom::capture::{derived_uid, COPIED};
-use arterys_gateway::HandlerError;
+use arterys_gateway::{HandlerError, RequestPart};
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
 
-use arterys_viewer::study::Study;
+use arterys_viewer::study::{part_headers, Study};
 
 /// A text (or other string-valued) element.
 pub fn text(tag: Tag, vr: VR, value: impl Into<String>) -> DataElement<InMemDicomObject> {
@@ -61,7 +61,7 @@ pub fn series_images(input: &arterys_gateway::InferenceInput, study: &Study, sli
         .filter(|&&i| study.instances[i].has_pixels())
         .map(|&i| {
             let info = &study.instances[i];
-            let spacing = arterys_gateway::dicom::open_headers(&input.dicom[i].body)
+            let spacing = part_headers(&input.dicom[i])
                 .ok()
                 .and_then(|o| o.element_opt(tags::PIXEL_SPACING).ok().flatten().and_then(|e| e.to_multi_float64().ok()))
                 .and_then(|v| <[f64; 2]>::try_from(v).ok())
@@ -100,14 +100,13 @@ pub struct Identity<'a> {
 }
 
 /// A new dataset with the identity and shared modules of an output derived from the input
-/// series `series_uid`, whose first image's bytes are `source`.
+/// series `series_uid`, whose first image is `source`.
 pub fn new_output(
     id: &Identity<'_>,
     series_uid: &str,
-    source: &[u8],
+    source: &RequestPart,
 ) -> Result<(InMemDicomObject, String), HandlerError> {
-    let src = arterys_gateway::dicom::open_headers(source)
-        .map_err(|e| HandlerError::unprocessable(format!("series {series_uid}: {e}")))?;
+    let src = part_headers(source).map_err(|e| HandlerError::unprocessable(format!("series {series_uid}: {e}")))?;
     let mut obj = InMemDicomObject::new_empty();
     for tag in COPIED {
         if let Some(e) = src.element_opt(tag).ok().flatten() {

@@ -101,7 +101,7 @@ fn structured_report(
         description: "Mock measurement report",
         series_number: 997,
     };
-    let (mut obj, sop) = new_output(&id, series_uid, &input.dicom[slices[0]].body)?;
+    let (mut obj, sop) = new_output(&id, series_uid, &input.dicom[slices[0]])?;
     let line = measured_line(mid.size);
     let px = f64::from(line[2] - line[0]);
     let (length, unit) = match mid.spacing {
@@ -244,7 +244,7 @@ fn presentation_state(
         description: "Mock annotations",
         series_number: 998,
     };
-    let (mut obj, sop) = new_output(&id, series_uid, &input.dicom[slices[0]].body)?;
+    let (mut obj, sop) = new_output(&id, series_uid, &input.dicom[slices[0]])?;
     let study = study_uid(&obj);
     let series = evidence(&study, series_uid, &images, tags::REFERENCED_IMAGE_SEQUENCE);
     let referenced_series =

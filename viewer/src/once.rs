@@ -184,4 +184,16 @@ mod study_tests {
         let bare = InferenceInput::from_dicom(Default::default(), files.iter().map(|_| b"gone".to_vec().into()));
         assert!(crate::study::Study::read(&bare).is_err());
     }
+
+    #[test]
+    fn part_headers_are_the_kept_ones_or_read_now() {
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dicom/pydicom/CT_small.dcm"))
+            .unwrap_or_default();
+        let expected = crate::open_headers(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let read = InferenceInput::from_dicom(Default::default(), [bytes.clone().into()]);
+        assert!(*crate::study::part_headers(&read.dicom[0]).unwrap_or_else(|e| panic!("{e}")) == expected);
+        let kept = InferenceInput::from_dicom(Default::default(), [b"gone".to_vec().into()]);
+        assert!(kept.dicom[0].facts.set(ReadOnce::read(&bytes).unwrap_or_else(|| panic!("kept"))));
+        assert!(*crate::study::part_headers(&kept.dicom[0]).unwrap_or_else(|e| panic!("{e}")) == expected);
+    }
 }

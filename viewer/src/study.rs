@@ -1,7 +1,10 @@
 //! A request's images, read once (headers only) and put in the protocol's order: the view of
 //! a study that the model server and the mock server's modes answer on.
 
-use arterys_protocol::InferenceInput;
+use std::borrow::Cow;
+
+use arterys_protocol::{InferenceInput, RequestPart};
+use dicom_object::DefaultDicomObject;
 
 use crate::{sort_study, DicomError, InstanceInfo, ReadOnce, SortedSeries};
 
@@ -13,6 +16,15 @@ pub struct StudyError {
     pub index: usize,
     /// Why its headers could not be read.
     pub cause: DicomError,
+}
+
+/// A part's headers (everything before the pixel data): those its [`ReadOnce`] kept (the
+/// gateway's `reserve_decoded_pixels` read them), else read now ([`crate::open_headers`]).
+pub fn part_headers(part: &RequestPart) -> Result<Cow<'_, DefaultDicomObject>, DicomError> {
+    match part.facts.get::<ReadOnce>() {
+        Some(once) => Ok(Cow::Borrowed(once.headers())),
+        None => crate::open_headers(&part.body).map(Cow::Owned),
+    }
 }
 
 /// The images of one request.
