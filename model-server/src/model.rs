@@ -130,16 +130,32 @@ impl Model {
         self.engine.run(input)
     }
 
-    /// Runs one batch: at its true size when the engine takes any batch up to the configured one.
-    fn run_batch(&self, batch: &mut Batch) -> Result<Vec<OutputTensor>, RunError> {
-        let n = batch.items.len();
-        if let Some(batcher) = &self.batcher {
-            return batcher.run(std::mem::take(&mut batch.tensor), n);
+    /// Runs `n` images (or windows) of `tensor`, C order: gathered with other requests' under
+    /// `dynamic_batching`, at their number where they are fewer than `input.batch` and the
+    /// model's batch is free, else as the configured shape (padded with zeros); the configured
+    /// outputs.
+    fn run_images(&self, tensor: &mut Vec<f32>, n: usize) -> Result<Vec<OutputTensor>, HandlerError> {
+        let batch = self.config.input.batch;
+        let short = n < batch;
+        let tensors = match &self.batcher {
+            Some(batcher) => batcher.run(std::mem::take(tensor), n),
+            None if short && self.engine.free_batch() => self.engine.run_images(tensor, n),
+            None => {
+                if short {
+                    tensor.resize(tensor.len() / n.max(1) * batch, 0.0);
+                }
+                self.engine.run(tensor)
+            }
+        };
+        let tensors = tensors.map_err(|e| handler_error(&e))?;
+        if tensors.len() != self.config.outputs.len() {
+            return Err(HandlerError::internal(format!(
+                "the engine gave {} outputs for {} configured",
+                tensors.len(),
+                self.config.outputs.len()
+            )));
         }
-        if self.config.input.layout == Layout::Nchw && self.engine.free_batch() && n < self.config.input.batch {
-            return self.engine.run_images(&batch.tensor, n);
-        }
-        self.engine.run(&batch.tensor)
+        Ok(tensors)
     }
 
     /// Runs one batch of zeros, so the first request does not pay for lazy allocations; how
@@ -257,16 +273,8 @@ impl Model {
             prepared.fetch_add(1, Ordering::Relaxed);
         }
         let tensor = match self.config.input.layout {
-            Layout::Nchw => {
-                // A short last batch runs at its size where the model's batch is free, and is
-                // padded with zeros where the shape is fixed.
-                let slots = if self.engine.free_batch() { planes.len() } else { self.config.input.batch };
-                let mut t = vec![0f32; slots * plane];
-                for (k, p) in planes.iter().enumerate() {
-                    t[k * plane..(k + 1) * plane].copy_from_slice(p);
-                }
-                t
-            }
+            // A short last batch is padded (or not) when it runs.
+            Layout::Nchw => planes.concat(),
             Layout::Ncdhw => {
                 let md = self.config.input.size[0];
                 let refs: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
@@ -298,17 +306,10 @@ impl Model {
             let mut batch = batch?;
             cancel::checkpoint().map_err(cancelled)?;
             let started = Instant::now();
-            let tensors = self.run_batch(&mut batch).map_err(|e| handler_error(&e))?;
+            let tensors = self.run_images(&mut batch.tensor, batch.items.len())?;
             let route = self.config.route.as_deref().unwrap_or("/");
             arterys_gateway::metrics::model_batch(route, batch.items.len(), started.elapsed());
             *inferred += batch.items.len();
-            if tensors.len() != outputs.len() {
-                return Err(HandlerError::internal(format!(
-                    "the engine gave {} outputs for {} configured",
-                    tensors.len(),
-                    outputs.len()
-                )));
-            }
             let plan = &plans[batch.series];
             let depth = batch.items.len();
             for (k, item) in batch.items.iter().enumerate() {

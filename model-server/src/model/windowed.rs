@@ -13,7 +13,7 @@ use arterys_gateway::{cancel, HandlerError, InferenceInput, InferenceResponse};
 use super::Model;
 use crate::config::{Activation, Layout, OutputConfig, OutputKind, Tta};
 use crate::engine::OutputTensor;
-use crate::failure::{cancelled, handler_error};
+use crate::failure::cancelled;
 use crate::frames::{Image, SeriesPlan};
 use crate::image_ops::resize_bilinear;
 use crate::postprocess::{self, activate, Scores};
@@ -294,33 +294,13 @@ impl Model {
         for window in chunk {
             extract(grid, window, tensor);
         }
-        let tensors = self.run_windows(tensor, chunk.len())?;
+        let tensors = self.run_images(tensor, chunk.len())?;
         for (o, out) in self.config.outputs.iter().enumerate() {
             let activation = self.activation(out);
             let fused_o = (&mut fused.maps[o], &mut fused.scores[o]);
             file_windows(out, activation, &tensors[o], chunk, grid, importance, fused_o)?;
         }
         Ok(())
-    }
-
-    /// Runs `n` windows: at their number where the batch is free, else padded with zeros.
-    fn run_windows(&self, tensor: &mut Vec<f32>, n: usize) -> Result<Vec<OutputTensor>, HandlerError> {
-        let batch = self.config.input.batch;
-        let tensors = if n < batch && self.engine.free_batch() {
-            self.engine.run_images(tensor, n)
-        } else {
-            tensor.resize(tensor.len() / n.max(1) * batch, 0.0);
-            self.engine.run(tensor)
-        };
-        let tensors = tensors.map_err(|e| handler_error(&e))?;
-        if tensors.len() != self.config.outputs.len() {
-            return Err(HandlerError::internal(format!(
-                "the engine gave {} outputs for {} configured",
-                tensors.len(),
-                self.config.outputs.len()
-            )));
-        }
-        Ok(tensors)
     }
 }
 
