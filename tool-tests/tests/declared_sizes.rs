@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use arterys_gateway::dicom::hostile::{self, Encoding};
 use arterys_mock_server::Mode;
+use common::{mock, test_dicom};
 
 /// VmHWM of a running process, in KiB.
 fn peak_kib(pid: u32) -> Option<u64> {
@@ -20,10 +20,7 @@ fn peak_kib(pid: u32) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bomb_files_are_skipped_by_name_and_the_tool_stays_small() {
-    let server =
-        arterys_mock_server::service(Mode::Seg2d, Arc::new(AtomicBool::new(true))).bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let addr = mock(Mode::Seg2d).await;
 
     let dir = std::env::temp_dir().join(format!("tool-bombs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -41,8 +38,7 @@ async fn bomb_files_are_skipped_by_name_and_the_tool_stays_small() {
     for (name, bytes, _) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom/arterys/test_2d/1.dcm");
-    std::fs::copy(real, dir.join("real.dcm")).unwrap();
+    std::fs::copy(test_dicom("arterys/test_2d/1.dcm"), dir.join("real.dcm")).unwrap();
     let out = dir.join("out");
 
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_send-inference-request-under-test"))

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 
 use arterys_mock_server::Mode;
 use clap::ValueEnum;
-use common::{mock, out_dir, test_dicom, text, tool};
+use common::{mock, out_dir, serve, test_dicom, text, tool};
 
 /// Debian's chromium, or a clear failure naming how to get it.
 fn chromium() -> PathBuf {
@@ -342,22 +342,16 @@ async fn unreadable_or_misdirected_dicom_outputs_fail_the_run() {
         .collect();
     let misdirected =
         arterys_mock_server::answer(Mode::Gsps, InferenceInput::from_dicom(Default::default(), other)).unwrap();
-    let server = Gateway::new()
-        .route("/misdirected", move |_| Ok(misdirected.clone()))
-        .route("/garbage", |_| {
-            // A Part 10 preamble, then no valid meta group.
-            let mut file = vec![0u8; 128];
-            file.extend_from_slice(b"DICMnot a meta group");
-            let mut r = InferenceResponse::new();
-            r.add_dicom_output(BinaryType::DicomStructuredReport, "Broken report", None, file)
-                .map_err(arterys_gateway::HandlerError::internal)?;
-            Ok(r)
-        })
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let server = Gateway::new().route("/misdirected", move |_| Ok(misdirected.clone())).route("/garbage", |_| {
+        // A Part 10 preamble, then no valid meta group.
+        let mut file = vec![0u8; 128];
+        file.extend_from_slice(b"DICMnot a meta group");
+        let mut r = InferenceResponse::new();
+        r.add_dicom_output(BinaryType::DicomStructuredReport, "Broken report", None, file)
+            .map_err(arterys_gateway::HandlerError::internal)?;
+        Ok(r)
+    });
+    let addr = serve(server).await;
     let input = test_dicom("arterys/test_3d");
     for (route, expected) in [
         ("/misdirected", "part 0 (gsps_0.dcm) annotates 2 images that were not sent"),

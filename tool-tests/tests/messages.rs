@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use arterys_gateway::{Gateway, InferenceResponse};
 use arterys_mock_server::Mode;
-use common::{mock, out_dir, test_dicom, text, tool};
+use common::{mock, out_dir, serve, test_dicom, text, tool};
 
 const TOOL: &str = env!("CARGO_BIN_EXE_send-inference-request-under-test");
 
@@ -23,17 +23,12 @@ const TOOL: &str = env!("CARGO_BIN_EXE_send-inference-request-under-test");
 async fn counting(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&hits);
-    let server = Gateway::new()
-        .route("/", move |_| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(delay);
-            Ok(InferenceResponse::new())
-        })
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let addr = serve(Gateway::new().route("/", move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(delay);
+        Ok(InferenceResponse::new())
+    }))
+    .await;
     (addr, hits)
 }
 

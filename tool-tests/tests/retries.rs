@@ -5,24 +5,18 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use arterys_gateway::budget::MemoryBudget;
 use arterys_mock_server::Mode;
-use common::{out_dir, test_dicom, text, tool};
+use common::{mock_gateway, out_dir, serve, test_dicom, text, tool};
 
 /// The mock server in boxes mode with its memory budget all reserved (requests are refused
 /// with 503 and `Retry-After: 5` at once) until the returned reservation is dropped.
 async fn full_server() -> (std::net::SocketAddr, arterys_gateway::budget::Reservation) {
     let budget = MemoryBudget::from_mib(16).with_wait(Duration::ZERO);
     let held = budget.try_reserve(budget.total()).unwrap();
-    let gw = arterys_mock_server::service(Mode::Boxes, Arc::new(AtomicBool::new(true))).memory_budget(budget);
-    let server = gw.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
-    (addr, held)
+    (serve(mock_gateway(Mode::Boxes).memory_budget(budget)).await, held)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

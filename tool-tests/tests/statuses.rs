@@ -6,12 +6,10 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arterys_mock_server::Mode;
-use common::{out_dir, text, tool};
+use common::{mock_gateway, out_dir, serve, test_dicom, text, tool};
 
 /// A folder of `n` synthetic 512x512 slices (about 0.5 MB each).
 fn large_study(n: u32) -> PathBuf {
@@ -26,10 +24,7 @@ fn large_study(n: u32) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_refusals_of_a_50_mb_study_are_reported_with_their_status() {
-    let gw = arterys_mock_server::service(Mode::Boxes, Arc::new(AtomicBool::new(true))).body_limit(1 << 20);
-    let server = gw.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let addr = serve(mock_gateway(Mode::Boxes).body_limit(1 << 20)).await;
     let study = large_study(100);
     for (route, status) in
         [("/", "413 Payload Too Large: request body of"), ("/nowhere", "404 Not Found: no inference route at /nowhere")]
@@ -57,7 +52,7 @@ async fn timeout_bounds_a_server_that_never_answers() {
             held.push(s);
         }
     });
-    let dcm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom/pydicom/CT_small.dcm");
+    let dcm = test_dicom("pydicom/CT_small.dcm");
     let t = Instant::now();
     let o = tool(addr, &["-i", dcm.to_str().unwrap(), "--timeout", "1"], &out_dir("silent")).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));

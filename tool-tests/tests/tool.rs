@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use arterys_gateway::dicom::display::{render, DisplayFrame};
@@ -19,7 +18,7 @@ use arterys_gateway::multipart::{boundary_from_content_type, hex, MultipartDecod
 use arterys_gateway::ResponseJson;
 use arterys_mock_server::Mode;
 use bytes::Bytes;
-use common::{mock, out_dir, test_dicom, text, tool};
+use common::{mock, mock_gateway, out_dir, serve, test_dicom, text, tool};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest, Sha256};
 
@@ -527,10 +526,7 @@ async fn demo_model_masks_follow_the_anatomy() {
     let config = arterys_model_server::ServerConfig::load(&models.join("demo_body.yaml")).unwrap();
     let slots = service::slots(&config);
     service::load_all(config, &slots).unwrap();
-    let gw = service::routes(arterys_gateway::Gateway::new(), &slots);
-    let server = gw.bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let addr = serve(service::routes(arterys_gateway::Gateway::new(), &slots)).await;
 
     let out = out_dir("model");
     let o = tool(addr, &["-i", test_dicom("arterys/test_3d").to_str().unwrap(), "-l"], &out).await;
@@ -681,13 +677,7 @@ async fn jpeg_and_png_inputs_become_dicom_and_study_path_requests_work() {
 
     // studyPath: the JSON-only request; the server reads the study below its root.
     let root = test_dicom("arterys");
-    let server = arterys_mock_server::service(Mode::Boxes, Arc::new(AtomicBool::new(true)))
-        .study_root(&root)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let sp_addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let sp_addr = serve(mock_gateway(Mode::Boxes).study_root(&root)).await;
     let out = out_dir("study-path");
     let o = tool(
         sp_addr,

@@ -9,18 +9,29 @@ use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use arterys_gateway::Gateway;
 use arterys_mock_server::Mode;
 
 pub fn test_dicom(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/dicom").join(rel)
 }
 
-/// The mock server in `mode`, ready, on a free loopback port.
-pub async fn mock(mode: Mode) -> SocketAddr {
-    let server = arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true))).bind("127.0.0.1:0").await.unwrap();
+/// The mock server's routes in `mode`, ready (to be changed before [`serve`]).
+pub fn mock_gateway(mode: Mode) -> Gateway {
+    arterys_mock_server::service(mode, Arc::new(AtomicBool::new(true)))
+}
+
+/// Serves `gateway` on a free loopback port until the test ends.
+pub async fn serve(gateway: Gateway) -> SocketAddr {
+    let server = gateway.bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
     addr
+}
+
+/// The mock server in `mode`, ready, on a free loopback port.
+pub async fn mock(mode: Mode) -> SocketAddr {
+    serve(mock_gateway(mode)).await
 }
 
 /// An output folder of this test process, not there yet.
