@@ -405,6 +405,17 @@ fn mask_json(parts: usize, sop: &str) -> String {
     format!(r#"{{"protocol_version": "1.0", "parts": [{}]}}"#, vec![part; parts].join(", "))
 }
 
+/// The reference server's answer under `boundary`: `parts` boolean mask parts on image `sop`,
+/// one buffer of `bytes` bytes, and `input_hash` (the request's own when `None`).
+fn mask_answer(boundary: &'static str, parts: usize, sop: &str, bytes: usize, input_hash: Option<String>) -> Canned {
+    let json = mask_json(parts, sop);
+    Arc::new(move |input| {
+        let hash = input_hash.as_deref().unwrap_or(input);
+        let body = reference_body(boundary, &json, &[("application/binary", vec![1; bytes])], hash);
+        (format!("multipart/related; boundary={boundary}"), body)
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_server_quirks_are_accepted() {
     let file = test_dicom("pydicom/MR_small.dcm");
@@ -432,58 +443,16 @@ async fn protocol_violations_fail_the_run_by_name() {
     let file = test_dicom("pydicom/MR_small.dcm");
     let sop = InstanceInfo::read(&std::fs::read(&file).unwrap()).unwrap().sop_instance_uid;
     let cases: Vec<(&str, Canned, Vec<&str>)> = vec![
-        (
-            "missing buffer",
-            {
-                let sop = sop.clone();
-                Arc::new(move |input| {
-                    (
-                        "multipart/related; boundary=x1".into(),
-                        reference_body("x1", &mask_json(2, &sop), &[("application/binary", vec![1; 4096])], input),
-                    )
-                })
-            },
-            vec!["2 parts in the JSON but 1 binary parts"],
-        ),
+        ("missing buffer", mask_answer("x1", 2, &sop, 4096, None), vec!["2 parts in the JSON but 1 binary parts"]),
         (
             "short mask",
-            {
-                let sop = sop.clone();
-                Arc::new(move |input| {
-                    (
-                        "multipart/related; boundary=x2".into(),
-                        reference_body("x2", &mask_json(1, &sop), &[("application/binary", vec![1; 4000])], input),
-                    )
-                })
-            },
+            mask_answer("x2", 1, &sop, 4000, None),
             vec!["part 0 buffer has 4000 bytes, its shape needs 4096"],
         ),
-        (
-            "wrong hashes",
-            {
-                let sop = sop.clone();
-                Arc::new(move |_| {
-                    (
-                        "multipart/related; boundary=x3".into(),
-                        reference_body(
-                            "x3",
-                            &mask_json(1, &sop),
-                            &[("application/binary", vec![1; 4096])],
-                            &"0".repeat(64),
-                        ),
-                    )
-                })
-            },
-            vec!["input hash 000"],
-        ),
+        ("wrong hashes", mask_answer("x3", 1, &sop, 4096, Some("0".repeat(64))), vec!["input hash 000"]),
         (
             "unknown image",
-            Arc::new(|input| {
-                (
-                    "multipart/related; boundary=x4".into(),
-                    reference_body("x4", &mask_json(1, "9.9.9"), &[("application/binary", vec![1; 4096])], input),
-                )
-            }),
+            mask_answer("x4", 1, "9.9.9", 4096, None),
             vec!["names SOPInstanceUID 9.9.9 that was not sent"],
         ),
         (
