@@ -66,9 +66,20 @@ pub(crate) fn prepare(
     how: &Normalize,
     (height, width): (usize, usize),
 ) -> Result<Prepared, HandlerError> {
-    let Decoded { size: (w, h), values } = decode(part, opened, frame, file_window, how)?;
-    let plane = resize_bilinear(&values, w as usize, h as usize, width, height);
-    Ok(Prepared { size: (w, h), plane })
+    let decoded = decode(part, opened, frame, file_window, how)?;
+    Ok(Prepared { size: decoded.size, plane: decoded.into_plane((height, width)) })
+}
+
+impl Decoded {
+    /// The values resampled to `(height, width)`; taken as they are at their own size.
+    pub(crate) fn into_plane(self, (height, width): (usize, usize)) -> Vec<f32> {
+        let (w, h) = (self.size.0 as usize, self.size.1 as usize);
+        if (w, h) == (width, height) {
+            self.values
+        } else {
+            resize_bilinear(&self.values, w, h, width, height)
+        }
+    }
 }
 
 /// Decodes frame `frame` (0-based) of `opened` and normalizes it. An image that cannot be

@@ -15,7 +15,6 @@ use crate::config::{Activation, Layout, OutputConfig, OutputKind, Tta};
 use crate::engine::OutputTensor;
 use crate::failure::cancelled;
 use crate::frames::{Image, SeriesPlan};
-use crate::image_ops::resize_bilinear;
 use crate::postprocess::{self, activate, Scores};
 use crate::preprocess::{decode, open_part, Opened};
 use crate::resample::{self, nearest, series_spacing, source, target_len, MAX_UPSAMPLING};
@@ -171,8 +170,8 @@ impl Model {
             if th * tw > MAX_UPSAMPLING * (w * h).max(1) {
                 return Err(refuse(format!("resampling {w}x{h} pixels to preprocess.spacing would make {tw}x{th}")));
             }
-            planes.push(resize_bilinear(&d.values, w, h, tw, th));
             items.push(Item { index: image.index, frame: image.frame, slot, size: d.size });
+            planes.push(d.into_plane((th, tw)));
         }
         let Some(Plane { target: (th, tw), pixel, .. }) = plane else {
             return Err(HandlerError::internal("an empty volume"));
