@@ -38,27 +38,19 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
         },
         (uids::JPEGLS_LOSSLESS | uids::JPEGLS_NEAR_LOSSLESS, DicomValue::PixelSequence(seq)) => {
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
-            let mut out = Vec::new();
-            for (n, frame) in frames(obj, seq).map_err(|e| fail("JPEG-LS", e))?.iter().enumerate() {
-                cancel::checkpoint()?;
-                out.extend(
-                    jpegls::decode(frame, rows, cols, spp, bits)
-                        .map_err(|e| fail("JPEG-LS", format!("frame {n}: {e}")))?,
-                );
-            }
-            out
+            let frames = frames(obj, seq).map_err(|e| fail("JPEG-LS", e))?;
+            each_frame(&frames, |n, frame| {
+                jpegls::decode(frame, rows, cols, spp, bits).map_err(|e| fail("JPEG-LS", format!("frame {n}: {e}")))
+            })?
         }
         (uids::RLE_LOSSLESS, DicomValue::PixelSequence(seq)) if bits == 32 => {
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
-            let mut out = Vec::new();
-            for (n, frame) in frames(obj, seq).map_err(|e| fail("RLE Lossless", e))?.iter().enumerate() {
-                cancel::checkpoint()?;
-                let pixels = usize::from(rows) * usize::from(cols);
-                let decoded = rle_frame(frame, pixels, usize::from(spp), usize::from(bits / 8))
-                    .map_err(|e| fail("RLE Lossless", format!("frame {n}: {e}")))?;
-                out.extend(decoded);
-            }
-            out
+            let pixels = usize::from(rows) * usize::from(cols);
+            let frames = frames(obj, seq).map_err(|e| fail("RLE Lossless", e))?;
+            each_frame(&frames, |n, frame| {
+                rle_frame(frame, pixels, usize::from(spp), usize::from(bits / 8))
+                    .map_err(|e| fail("RLE Lossless", format!("frame {n}: {e}")))
+            })?
         }
         (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq)) if spp == 1 && bits == 16 => {
             // Frames this cannot split, and 8-bit streams, are left to dicom-pixeldata.
@@ -67,12 +59,9 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
                 return Ok(None);
             }
             let (rows, cols) = (attr_u16(obj, tags::ROWS, "Rows")?, attr_u16(obj, tags::COLUMNS, "Columns")?);
-            let mut out = Vec::new();
-            for (n, frame) in frames.iter().enumerate() {
-                cancel::checkpoint()?;
-                out.extend(jpeg12::decode(n, frame, rows, cols).map_err(|e| fail("JPEG Extended (12-bit)", e))?);
-            }
-            out
+            each_frame(&frames, |n, frame| {
+                jpeg12::decode(n, frame, rows, cols).map_err(|e| fail("JPEG Extended (12-bit)", e))
+            })?
         }
         (JPEG_BASELINE | JPEG_EXTENDED, DicomValue::PixelSequence(seq))
             if spp == 3 && crate::string(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB") =>
@@ -83,15 +72,11 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
             if !frames.iter().all(|f| jpeg_without_colour_marker(f)) || jpeg12::any_12_bit(&frames) {
                 return Ok(None);
             }
-            let mut out = Vec::new();
-            for (n, frame) in frames.iter().enumerate() {
-                cancel::checkpoint()?;
-                let mut decoder = jpeg_decoder::Decoder::new(frame.as_slice());
+            each_frame(&frames, |n, frame| {
+                let mut decoder = jpeg_decoder::Decoder::new(frame);
                 decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
-                let rgb = decoder.decode().map_err(|e| fail("JPEG", format!("frame {n}: {e}")))?;
-                out.extend(rgb);
-            }
-            out
+                decoder.decode().map_err(|e| fail("JPEG", format!("frame {n}: {e}")))
+            })?
         }
         (_, DicomValue::PixelSequence(seq)) => return regroup(obj, seq).map_err(|e| fail("encapsulated", e)),
         _ => return Ok(None),
@@ -105,6 +90,20 @@ pub(super) fn repair(obj: &DefaultDicomObject) -> Result<Option<DefaultDicomObje
     }
     fixed.update_meta(|meta| meta.set_transfer_syntax(&entries::EXPLICIT_VR_LITTLE_ENDIAN));
     Ok(Some(fixed))
+}
+
+/// Every frame decoded in turn (the request's cancellation checked before each), one after
+/// another.
+fn each_frame(
+    frames: &[Vec<u8>],
+    mut decode: impl FnMut(usize, &[u8]) -> Result<Vec<u8>, DisplayError>,
+) -> Result<Vec<u8>, DisplayError> {
+    let mut out = Vec::new();
+    for (n, frame) in frames.iter().enumerate() {
+        cancel::checkpoint()?;
+        out.extend(decode(n, frame)?);
+    }
+    Ok(out)
 }
 
 /// A copy of `obj` with one fragment per frame, when its frames span several fragments:
