@@ -68,7 +68,7 @@ pub fn describe(v: &Value) -> String {
     for (k, shown) in entries(m) {
         match shown {
             Shown::Text(_) if k == "label" && head.is_some() => {}
-            Shown::Percent(p) if head.is_some() && is_score(&k) && !k.contains("prob") => {
+            Shown::Percent(p) if head.is_some() && !k.contains("prob") => {
                 head = head.map(|h| format!("{h} ({p})"));
             }
             Shown::Percent(p) => lines.push(format!("{k}: {p}")),
