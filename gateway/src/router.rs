@@ -100,7 +100,19 @@ pub struct Gateway {
     admitted: Vec<AdmittedRoutes>,
     working_memory: Option<crate::pipeline::WorkingMemoryFn>,
     metrics: Arc<Metrics>,
-    healthcheck: Option<MethodRouter>,
+    healthcheck: HealthRoute,
+    /// Inference routes served through [`Gateway::merge_admitted`], named by the 404.
+    admitted_paths: Vec<String>,
+}
+
+/// What `/healthcheck` is.
+enum HealthRoute {
+    /// [`Gateway::readiness`]'s text.
+    Readiness,
+    /// A handler of the host framework's ([`Gateway::healthcheck`]).
+    Handler(Box<MethodRouter>),
+    /// No route: an unknown path ([`Gateway::without_healthcheck`]).
+    Absent,
 }
 
 impl Default for Gateway {
@@ -124,7 +136,8 @@ impl Gateway {
             admitted: Vec::new(),
             working_memory: None,
             metrics: Arc::new(Metrics::new()),
-            healthcheck: None,
+            healthcheck: HealthRoute::Readiness,
+            admitted_paths: Vec::new(),
         }
     }
 
@@ -188,7 +201,14 @@ impl Gateway {
         H: axum::handler::Handler<T, ()>,
         T: 'static,
     {
-        self.healthcheck = Some(probe(handler));
+        self.healthcheck = HealthRoute::Handler(Box::new(probe(handler)));
+        self
+    }
+
+    /// No `/healthcheck` route: the path gets the gateway's 404, as in the Python SDK, where
+    /// it exists only once a health check is registered. `/livez` and `/readyz` stay.
+    pub fn without_healthcheck(mut self) -> Self {
+        self.healthcheck = HealthRoute::Absent;
         self
     }
 
@@ -378,6 +398,18 @@ impl Gateway {
         self
     }
 
+    /// Names `paths` as inference routes in the 404's list of routes: for Arterys inference
+    /// routes that [`Gateway::merge_admitted`] serves (a host framework's handlers), which the
+    /// gateway does not see otherwise.
+    pub fn admitted_inference_routes<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.admitted_paths.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
     /// The gateway as an `axum::Router`: `/healthcheck`, `/ping`, the probes, `/metrics` and one
     /// [`InferenceService`] per route, under a tracing layer that opens each request's span
     /// (`input_hash`, `output_hash`). Mount it with `nest` or `merge`; unknown paths get the
@@ -410,13 +442,20 @@ impl Gateway {
             let (readiness, draining) = (Arc::clone(&readiness), draining.clone());
             async move { probes::readyz(readiness(), &draining) }
         };
-        let mut router = Router::new()
-            .route("/healthcheck", self.healthcheck.unwrap_or_else(|| probe(health)))
+        let mut router = match self.healthcheck {
+            HealthRoute::Readiness => Router::new().route("/healthcheck", probe(health)),
+            HealthRoute::Handler(handler) => Router::new().route("/healthcheck", *handler),
+            HealthRoute::Absent => Router::new(),
+        };
+        router = router
             .route("/ping", probe(|| async { "pong: up and accepting connections" }))
             .route("/livez", probe(probes::livez))
             .route("/readyz", probe(ready))
             .route("/metrics", get(crate::metrics::scrape).with_state(Arc::clone(&metrics)));
-        let inference_routes: Arc<[String]> = self.routes.keys().cloned().collect();
+        let mut inference_routes: Vec<String> = self.routes.keys().cloned().chain(self.admitted_paths).collect();
+        inference_routes.sort();
+        inference_routes.dedup();
+        let inference_routes: Arc<[String]> = inference_routes.into();
         for (path, handler) in self.routes {
             let svc = InferenceService::new(
                 handler,

@@ -1,4 +1,5 @@
-//! `Gateway::healthcheck`: a `/healthcheck` handler that chooses its own status and body,
+//! `Gateway::healthcheck`: a `/healthcheck` handler that chooses its own status and body (or
+//! none: `Gateway::without_healthcheck`),
 //! while `/readyz` still follows the readiness callback. Driven through
 //! `tower::ServiceExt::oneshot`, no socket.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -36,4 +37,22 @@ async fn without_it_healthcheck_is_the_readiness_text() {
         .readiness(|| Readiness::NotReady("LOADING".into()))
         .into_router();
     assert_eq!(call(&app, "GET", "/healthcheck").await, (200, bytes::Bytes::from_static(b"LOADING")));
+}
+
+#[tokio::test]
+async fn without_healthcheck_the_path_is_the_404_that_names_every_inference_route() {
+    let app = Gateway::new()
+        .route("/", |_| Ok(InferenceResponse::new()))
+        .without_healthcheck()
+        .admitted_inference_routes(["/python"])
+        .merge_admitted(|_| axum::Router::new().route("/python", axum::routing::post(|| async { "served" })))
+        .into_router();
+    for method in ["GET", "POST"] {
+        let (status, body) = call(&app, method, "/healthcheck").await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 404, "{body}");
+        assert!(body.trim_end().ends_with("the inference routes are /, /python"), "{body}");
+    }
+    assert_eq!(call(&app, "POST", "/python").await, (200, bytes::Bytes::from_static(b"served")));
+    assert_eq!(call(&app, "GET", "/readyz").await.0, 200);
 }

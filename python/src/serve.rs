@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::route;
+use arterys_gateway::Gateway;
 use arterys_gateway::{BodyRate, RequestLimits};
-use arterys_gateway::{Gateway, GatewayError};
 use axum::extract::Request;
 use axum::Router;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
@@ -100,20 +100,16 @@ fn build(routes: BTreeMap<String, Py<PyAny>>, health: Option<Py<PyAny>>, o: &Opt
     }
     // As in the SDK, `/healthcheck` exists only once a health check is registered: without
     // one it is an unknown path (the probes `/livez` and `/readyz` are always there).
-    // Its 404 names the inference routes, as the gateway's own 404 does.
-    let known: Arc<[String]> = routes.keys().cloned().collect();
     gw = match health {
         Some(f) => {
             let f = Arc::new(f);
             gw.healthcheck(move || route::health(Arc::clone(&f)))
         }
-        None => gw.healthcheck(move |req: Request| {
-            let known = Arc::clone(&known);
-            async move { GatewayError::NotFound(req.uri().path().to_owned(), known) }
-        }),
+        None => gw.without_healthcheck(),
     };
     // The Python routes get the gateway's own admission: its permits, limits, budget and
-    // deadline, shared with every other route of this gateway.
+    // deadline, shared with every other route of this gateway; its 404 names them.
+    gw = gw.admitted_inference_routes(routes.keys().cloned());
     Ok(gw.merge_admitted(move |admission| {
         let mut router = Router::new();
         for (path, dispatch) in routes {
