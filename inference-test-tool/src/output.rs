@@ -156,7 +156,9 @@ fn thumbnail_canvas(frame: &arterys_viewer::display::DisplayFrame) -> (Canvas, f
         ((f64::from(frame.width) * zoom).round() as u32).max(1),
         ((f64::from(frame.height) * zoom).round() as u32).max(1),
     );
-    let Some(img) = image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.clone()) else {
+    // A view of the frame's pixels: the full-size canvas takes them afterwards, uncopied.
+    let view = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(frame.width, frame.height, frame.rgb.as_slice());
+    let Some(img) = view else {
         return (Canvas::new(w, h, Vec::new()), zoom);
     };
     // Area averaging down (a third of the time of a triangle filter, as smooth), blocks up.
