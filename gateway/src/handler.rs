@@ -19,7 +19,8 @@ type Cause = Box<dyn StdError + Send + Sync>;
 /// [`gateway_timeout`](Self::gateway_timeout) (504) when a server it relies on fails,
 /// [`internal`](Self::internal) (500) when the service failed. There is no blanket conversion from other errors: `?` on a foreign error
 /// does not compile until the handler picks one (the protocol's own `ValidationError`, a
-/// response the handler built wrong, converts to 500; with the `dicom` feature a part that is
+/// response the handler built wrong, converts to 500; no room in the memory budget,
+/// `BudgetError`, to 503 or 413; with the `dicom` feature a part that is
 /// not usable DICOM, `arterys_viewer::study::StudyError`, converts to 422). Each takes a message or an error, kept as
 /// the [`source`](std::error::Error::source) for the log.
 ///
@@ -120,6 +121,27 @@ impl StdError for HandlerError {
 impl From<crate::ValidationError> for HandlerError {
     fn from(e: crate::ValidationError) -> Self {
         Self::internal(e)
+    }
+}
+
+/// No room in the memory budget for what the handler is about to make (a handler counting
+/// what it decodes with [`Reservation::try_grow`](crate::budget::Reservation::try_grow)): 503
+/// while the budget is full, 413 when it needs more than the whole budget, as the gateway
+/// answers for what it reserves itself.
+///
+/// ```
+/// use arterys_gateway::{budget::MemoryBudget, HandlerError};
+/// let budget = MemoryBudget::from_mib(1);
+/// let mut held = budget.charge(0);
+/// let e = HandlerError::from(held.try_grow(2 << 20).unwrap_err());
+/// assert_eq!(e.status(), 413);
+/// ```
+impl From<crate::budget::BudgetError> for HandlerError {
+    fn from(e: crate::budget::BudgetError) -> Self {
+        match e {
+            crate::budget::BudgetError::Full { .. } => Self::unavailable(e),
+            crate::budget::BudgetError::TooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, e),
+        }
     }
 }
 

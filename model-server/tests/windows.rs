@@ -163,3 +163,29 @@ fn windowed_keys_are_checked() {
     );
     assert_eq!(parse(&format!("{base}input: {{layout: NCDHW, patch: [8, 8, 8], batch: 4, tta: mirror}}\n")), None);
 }
+
+/// Resampling to a finer spacing multiplies the voxels the handler holds as floats (the
+/// planes, the volume, the fused sums): they count against the memory budget before they are
+/// made. A 0.7 MB study and its floats at its own spacing fit a 16 MiB budget; at 0.35 mm
+/// in-plane its fused sums do not: 413 with the reason, and the server serves the same study at its own spacing next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_float_volume_at_a_finer_spacing_counts_against_the_memory_budget() {
+    let dir = fixtures("windows-budget");
+    let files = study_files_in(&dir.0.join("ct"));
+    let config = |name: &str, spacing: &str| {
+        let yaml =
+            VOLUME.replace("spacing: [1.5, 1.5, 1.5]", &format!("spacing: {spacing}")).replace(", tta: mirror", "");
+        let model = dir.0.join("model3d.onnx");
+        dir.write(name, &format!("model: {}\nengine: tract\n{yaml}", model.display()))
+    };
+    for (name, spacing, want) in [("fine.yaml", "[2.5, 0.35, 0.35]", 413), ("own.yaml", "[2.5, 0.7, 0.7]", 200)] {
+        let server = common::ModelServer::spawn_with(&config(name, spacing), &["--memory-budget-mib", "16"], &[]);
+        server.wait_ready(std::time::Duration::from_secs(60)).await;
+        let (status, _, body) = server.infer("/", "{}", &files).await;
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, want, "{spacing}: {text}");
+        if want == 413 {
+            assert!(text.contains("memory budget") && !text.trim().contains('\n'), "{text}");
+        }
+    }
+}

@@ -6,8 +6,12 @@
 //! nearest voxel for labels, so masks line up with the original slices.
 //!
 //! Memory holds the volume at the model's spacing, the fused sums of each output and one batch
-//! of windows; the decoded slices are resampled in-plane as they arrive.
+//! of windows; the decoded slices are resampled in-plane as they arrive. The planes, the volume
+//! and the sums are counted against the process's memory budget before they are made: a finer
+//! spacing can multiply a small study's voxels (up to [`MAX_UPSAMPLING`] times), which the
+//! decoded-pixel reservation made before the handler ran does not see.
 
+use arterys_gateway::budget::{MemoryBudget, Reservation};
 use arterys_gateway::{cancel, HandlerError, InferenceInput, InferenceResponse};
 
 use super::Model;
@@ -27,6 +31,8 @@ struct Grid {
     dims: [usize; 3],
     padded: [usize; 3],
     values: Vec<f32>,
+    /// Its bytes, held against the memory budget while it lives.
+    _held: Reservation,
 }
 
 /// The plane every image of a volume shares: its size (columns, rows), its size at the
@@ -43,6 +49,13 @@ struct Plane {
 struct Fused {
     maps: Vec<Option<Fusion>>,
     scores: Vec<Scores>,
+    /// The sums' bytes, held against the memory budget while they live.
+    held: Reservation,
+}
+
+/// Bytes of `n` floats.
+fn floats(n: usize) -> u64 {
+    (n as u64).saturating_mul(size_of::<f32>() as u64)
 }
 
 impl Model {
@@ -99,16 +112,16 @@ impl Model {
             let channels = map.channels();
             for (k, item) in items.iter().enumerate() {
                 cancel::checkpoint().map_err(cancelled)?;
-                let values = if out.kind == OutputKind::NumericLabelMask {
-                    let mut p = map.plane(nearest(k, grid.dims[0], depth), (h, w));
+                let plane = |z| {
+                    let mut p = map.plane(z, (h, w));
                     activate(&mut p, channels, self.activation(out));
                     p
-                } else {
-                    let (lo, hi, f) = source(k, grid.dims[0], depth);
-                    let (mut a, mut b) = (map.plane(lo, (h, w)), map.plane(hi, (h, w)));
-                    activate(&mut a, channels, self.activation(out));
-                    activate(&mut b, channels, self.activation(out));
-                    a.iter().zip(&b).map(|(x, y)| x * (1.0 - f) + y * f).collect()
+                };
+                let values = match source(k, grid.dims[0], depth) {
+                    _ if out.kind == OutputKind::NumericLabelMask => plane(nearest(k, grid.dims[0], depth)),
+                    // On a model plane (no resampling along z): that plane alone.
+                    (lo, _, 0.0) => plane(lo),
+                    (lo, hi, f) => plane(lo).iter().zip(&plane(hi)).map(|(x, y)| x * (1.0 - f) + y * f).collect(),
                 };
                 pending[o].file(out, &values, item, study, plan, (h, w))?;
             }
@@ -128,6 +141,7 @@ impl Model {
         let spacing = self.config.preprocess.spacing.as_deref();
         let refuse = |why: String| HandlerError::unprocessable(format!("series {}: {why}", plan.uid));
         let mut opened: Option<Opened> = None;
+        let mut planes_held = MemoryBudget::process().charge(0);
         let (mut planes, mut items) = (Vec::with_capacity(group.len()), Vec::with_capacity(group.len()));
         let mut plane: Option<Plane> = None;
         for &(slot, image) in group {
@@ -170,6 +184,9 @@ impl Model {
             if th * tw > MAX_UPSAMPLING * (w * h).max(1) {
                 return Err(refuse(format!("resampling {w}x{h} pixels to preprocess.spacing would make {tw}x{th}")));
             }
+            if items.is_empty() {
+                planes_held.try_grow(floats(group.len() * th * tw))?;
+            }
             items.push(Item { index: image.index, frame: image.frame, slot, size: d.size });
             planes.push(d.into_plane((th, tw)));
         }
@@ -189,18 +206,18 @@ impl Model {
             }
             _ => group.len(),
         };
-        let (before, after) = (group.len() * size_of(plane_size(&items)), depth * th * tw);
+        let (before, after) = (group.len() * pixels(plane_size(&items)), depth * th * tw);
         if after > MAX_UPSAMPLING * before.max(1) {
             return Err(refuse(format!(
                 "resampling to preprocess.spacing would make {after} voxels of {before} (more than {MAX_UPSAMPLING} times)"
             )));
         }
-        Ok((self.pad(&planes, [depth, th, tw]), items))
+        Ok((self.pad(&planes, [depth, th, tw])?, items))
     }
 
     /// The planes resampled along z to `dims[0]` and padded to the patch and `pad_to_multiple`
     /// with zeros at the far end of each axis.
-    fn pad(&self, planes: &[Vec<f32>], dims: [usize; 3]) -> Grid {
+    fn pad(&self, planes: &[Vec<f32>], dims: [usize; 3]) -> Result<Grid, HandlerError> {
         let patch = self.patch();
         let multiple = self.config.preprocess.pad_to_multiple.unwrap_or(1).max(1);
         let layout = self.config.input.layout;
@@ -213,6 +230,11 @@ impl Model {
             }
         });
         let [_, ph, pw] = padded;
+        let held = {
+            let mut r = MemoryBudget::process().charge(0);
+            r.try_grow(floats(padded.iter().product()))?;
+            r
+        };
         let mut values = vec![0f32; padded.iter().product()];
         let refs: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
         let mut row = Vec::with_capacity(dims[1] * dims[2]);
@@ -224,7 +246,7 @@ impl Model {
                 values[at..at + dims[2]].copy_from_slice(&row[y * dims[2]..(y + 1) * dims[2]]);
             }
         }
-        Grid { dims, padded, values }
+        Ok(Grid { dims, padded, values, _held: held })
     }
 
     /// The patch as `[d, h, w]` (`d` = 1 for NCHW).
@@ -256,8 +278,11 @@ impl Model {
         };
         let importance = [gaussian(patch[0]), gaussian(patch[1]), gaussian(patch[2])];
         let outputs = &self.config.outputs;
-        let mut fused =
-            Fused { maps: outputs.iter().map(|_| None).collect(), scores: vec![Scores::default(); outputs.len()] };
+        let mut fused = Fused {
+            maps: outputs.iter().map(|_| None).collect(),
+            scores: vec![Scores::default(); outputs.len()],
+            held: MemoryBudget::process().charge(0),
+        };
         // Windows are made as they run: memory holds one run's worth, whatever their number.
         let batch = self.config.input.batch;
         let mut tensor = Vec::with_capacity(batch * patch.iter().product::<usize>());
@@ -296,7 +321,7 @@ impl Model {
         let tensors = self.run_images(tensor, chunk.len())?;
         for (o, out) in self.config.outputs.iter().enumerate() {
             let activation = self.activation(out);
-            let fused_o = (&mut fused.maps[o], &mut fused.scores[o]);
+            let fused_o = (&mut fused.maps[o], &mut fused.scores[o], &mut fused.held);
             file_windows(out, activation, &tensors[o], chunk, grid, importance, fused_o)?;
         }
         Ok(())
@@ -308,7 +333,7 @@ fn plane_size(items: &[Item]) -> (u32, u32) {
     items.first().map_or((0, 0), |i| i.size)
 }
 
-fn size_of((w, h): (u32, u32)) -> usize {
+fn pixels((w, h): (u32, u32)) -> usize {
     w as usize * h as usize
 }
 
@@ -334,7 +359,7 @@ fn file_windows(
     chunk: &[Window],
     grid: &Grid,
     importance: &[Vec<f32>; 3],
-    (map, scores): (&mut Option<Fusion>, &mut Scores),
+    (map, scores, held): (&mut Option<Fusion>, &mut Scores, &mut Reservation),
 ) -> Result<(), HandlerError> {
     let n = shape.first().copied().unwrap_or(1).max(1);
     let each = values.len() / n;
@@ -355,7 +380,14 @@ fn file_windows(
                 out.name, window.patch
             )));
         }
-        map.get_or_insert_with(|| Fusion::new(grid.padded, channels)).add(window, item, importance);
+        let map = match map {
+            Some(m) => m,
+            None => {
+                held.try_grow(floats(grid.padded.iter().product::<usize>() * (channels + 1)))?;
+                map.insert(Fusion::new(grid.padded, channels))
+            }
+        };
+        map.add(window, item, importance);
     }
     Ok(())
 }
