@@ -42,7 +42,7 @@ use crate::cancel::Cancellation;
 use crate::error::GatewayError;
 use crate::extract::{self, ArterysRequest, RequestLimits};
 use crate::metrics::InferencePermit;
-use crate::InferenceInput;
+use crate::{InferenceInput, InferenceResponse};
 
 /// The gateway's permits, limits and handler deadline, for routes it does not decode itself.
 /// Cloning is cheap (all clones share the permits and the budget).
@@ -199,6 +199,13 @@ impl Admission {
     {
         let AdmittedRequest { request, permit, started } = admitted;
         self.run(request.input, request.memory, permit, started, work).await
+    }
+
+    /// Checks an answer against the protocol before anything is sent, as the gateway's own
+    /// routes do; a large one off the async threads (a label map's check reads every voxel).
+    /// A broken answer is the service's fault: 500 naming the part.
+    pub async fn validate(&self, response: InferenceResponse) -> Result<InferenceResponse, GatewayError> {
+        crate::pipeline::validate(response).await
     }
 
     async fn run<I, T, E, F>(

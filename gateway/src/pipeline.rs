@@ -265,7 +265,7 @@ fn release(permit: &SharedPermit) {
 
 /// Checks the response before anything is sent; large responses are checked off the async
 /// threads (a label map check reads every voxel).
-async fn validate(response: InferenceResponse) -> Result<InferenceResponse, GatewayError> {
+pub(crate) async fn validate(response: InferenceResponse) -> Result<InferenceResponse, GatewayError> {
     let big = response.buffers().iter().map(Bytes::len).sum::<usize>() > 1 << 20;
     let (response, result) = if big {
         tokio::task::spawn_blocking(move || {

@@ -48,7 +48,7 @@ async fn infer(dispatch: Callable, admission: &Admission, req: Request) -> Resul
     let json: ResponseJson = serde_json::from_slice(&json_text)
         .map_err(|e| HandlerError::internal(format!("the handler's response JSON breaks the protocol: {e}")))?;
     let response = InferenceResponse::from_parts(json, buffers)?;
-    let response = validate(response).await?;
+    let response = admission.validate(response).await?;
     let (json, buffers) = response.into_parts();
     let mut parts = Vec::with_capacity(buffers.len() + 1);
     parts.push(OutgoingPart::new("application/json", json_text));
@@ -70,19 +70,6 @@ async fn infer(dispatch: Callable, admission: &Admission, req: Request) -> Resul
 
 fn dispatch_failed(reason: String) -> HandlerError {
     HandlerError::internal(format!("dispatch failed: {reason}"))
-}
-
-/// Checks the answer before anything is sent; a large one off the async threads (a label map
-/// check reads every voxel).
-async fn validate(response: InferenceResponse) -> Result<InferenceResponse, GatewayError> {
-    if response.buffers().iter().map(Bytes::len).sum::<usize>() <= 1 << 20 {
-        response.validate()?;
-        return Ok(response);
-    }
-    tokio::task::spawn_blocking(move || response.validate().map(|()| response))
-        .await
-        .map_err(|_| GatewayError::Internal("response validation failed"))?
-        .map_err(GatewayError::from)
 }
 
 /// Serves `/healthcheck` from the Python health check.
