@@ -8,8 +8,11 @@ gives the class logits. Speed does not depend on the weights, so they are random
 
   2d: 5 stages of 32, 64, 128, 256, 512 features (about 7.8M parameters), input [N,1,256,256]
   3d: 5 stages of 16, 32, 64, 128, 256 features, input [1,1,32,128,128]
+  2d-batch4: the 2d U-Net (same weights) with its batch dimension fixed at 4
+  3d-window: 4 stages of 8, 16, 32, 64 features, input [N,1,D,H,W] (windows of a sliding-window
+     run, several per batch; `bench windows`)
 
-Run:  python3 make_unet.py 2d OUT.onnx   (or 3d)
+Run:  python3 make_unet.py 2d OUT.onnx   (or 2d-batch4, 3d, 3d-window)
 """
 import sys
 
@@ -17,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-FEATURES = {"2d": [32, 64, 128, 256, 512], "3d": [16, 32, 64, 128, 256]}
+FEATURES = {"2d": [32, 64, 128, 256, 512], "2d-batch4": [32, 64, 128, 256, 512], "3d": [16, 32, 64, 128, 256], "3d-window": [8, 16, 32, 64]}
 CLASSES = 2
 
 
@@ -84,7 +87,7 @@ class Builder:
 
 def build(kind):
     features = FEATURES[kind]
-    dims = 2 if kind == "2d" else 3
+    dims = 2 if kind.startswith("2d") else 3
     g = Builder(dims)
     x, cin, skips = "image", 1, []
     for i, f in enumerate(features):
@@ -100,8 +103,12 @@ def build(kind):
         cin = f
     logits = g.conv(x, cin, CLASSES, 1)
     g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
-    if dims == 2:
+    if kind == "2d-batch4":
+        shape_in, shape_out = [4, 1, "H", "W"], [4, CLASSES, "H", "W"]
+    elif dims == 2:
         shape_in, shape_out = ["N", 1, "H", "W"], ["N", CLASSES, "H", "W"]
+    elif kind == "3d-window":
+        shape_in, shape_out = ["N", 1, "D", "H", "W"], ["N", CLASSES, "D", "H", "W"]
     else:
         shape_in, shape_out = [1, 1, "D", "H", "W"], [1, CLASSES, "D", "H", "W"]
     graph = helper.make_graph(
@@ -117,7 +124,7 @@ def build(kind):
 
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in FEATURES:
-        sys.exit("usage: make_unet.py 2d|3d OUT.onnx")
+        sys.exit("usage: make_unet.py 2d|2d-batch4|3d|3d-window OUT.onnx")
     model, params = build(sys.argv[1])
     onnx.save(model, sys.argv[2])
     print(f"{sys.argv[2]}: {params} parameters")

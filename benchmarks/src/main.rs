@@ -26,6 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 
 mod ab;
+mod batching;
 mod inprocess;
 mod models;
 mod plot;
@@ -33,6 +34,7 @@ mod python;
 mod reference;
 mod server;
 mod transport;
+mod windows;
 
 use inprocess::{codec, input_of, render};
 use server::Server;
@@ -47,9 +49,9 @@ struct Cli {
     /// Slices of the large study (512x512, 16-bit)
     #[arg(long, default_value_t = 300, global = true)]
     slices: u32,
-    /// Seconds of the small-request run
-    #[arg(long, default_value_t = 5, global = true)]
-    seconds: u64,
+    /// Seconds of the small-request runs (default 5; `batching`: 20)
+    #[arg(long, global = true)]
+    seconds: Option<u64>,
     /// Concurrent clients of the small-request run
     #[arg(long, default_value_t = 8, global = true)]
     clients: usize,
@@ -75,6 +77,18 @@ enum What {
     /// nnU-Net-like U-Nets per engine and thread count against Python onnxruntime, and a whole
     /// model-server request (needs ORT_DYLIB_PATH and python3 with onnx, onnxruntime, numpy)
     Models,
+    /// A 3D U-Net by 128³ sliding windows over the large study resampled to 1.5 mm: a whole
+    /// model-server request against the same pipeline in Python (pydicom, NumPy, onnxruntime
+    /// on the same threads), answers compared (needs ORT_DYLIB_PATH and python3 with onnx,
+    /// onnxruntime, numpy, pydicom)
+    Windows {
+        /// Rows and columns of the study's slices
+        #[arg(long, default_value_t = 512)]
+        size: u32,
+    },
+    /// A one-slice request to a 2D U-Net whose batch dimension is fixed at 4 (padded) and to
+    /// the same U-Net with a free batch dimension (run at its true size)
+    Padding,
     /// The same SDK-style Python handlers under the SDK's Flask gateway and under the
     /// `arterys_gateway` package (built from python/ into the reference's venv): one-slice
     /// requests from `ab` at 1 and 8 clients, the large study with a 3D mask, peak RSS, and
@@ -95,6 +109,12 @@ enum What {
         #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
         concurrency: Vec<usize>,
     },
+    /// model-server's dynamic batching against Triton Inference Server's on the 2D U-Net of
+    /// `models`: one-slice requests from --clients for --seconds, with and without model-server's
+    /// batcher, and Triton (nvidia-pytriton, its Python backend running onnxruntime) with its
+    /// own (needs ORT_DYLIB_PATH, python3 with onnx and numpy, and ARTERYS_TRITON_PYTHON or
+    /// .venv-triton)
+    Batching,
     /// (internal) one engine configuration timed in its own process
     #[command(hide = true)]
     RunModel {
@@ -111,6 +131,9 @@ enum What {
         /// A model-server config: serve its models instead of the mock service
         #[arg(long)]
         server_config: Option<PathBuf>,
+        /// With --server-config: requests answered at once (model-server's --max-concurrent)
+        #[arg(long, default_value_t = 1)]
+        max_concurrent: usize,
     },
 }
 
@@ -121,8 +144,8 @@ fn main() {
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail(&format!("tokio: {e}")));
     let what = cli.what.as_ref().unwrap_or(&What::All);
-    if let What::Serve { mode, server_config } = what {
-        rt.block_on(serve(mode, server_config.as_deref()));
+    if let What::Serve { mode, server_config, max_concurrent } = what {
+        rt.block_on(serve(mode, server_config.as_deref(), *max_concurrent));
         return;
     }
     if let What::RunModel { config, runs } = what {
@@ -131,32 +154,35 @@ fn main() {
     }
     println!("machine: {} CPUs; figures from one run, each against its floor measured just before", cpus());
     let study = || synthetic_study(cli.slices);
+    let seconds = cli.seconds.unwrap_or(5);
     match what {
         What::All => {
             let s = study();
             codec(&s);
             rt.block_on(large(&s, cli.rounds));
-            rt.block_on(small(cli.clients, cli.seconds));
+            rt.block_on(small(cli.clients, seconds));
             render(&s);
             rt.block_on(models::demo());
         }
         What::Large => rt.block_on(large(&study(), cli.rounds)),
-        What::Small => rt.block_on(small(cli.clients, cli.seconds)),
+        What::Small => rt.block_on(small(cli.clients, seconds)),
         What::Codec => codec(&study()),
         What::Render => render(&study()),
         What::Model => rt.block_on(models::demo()),
         What::Models => rt.block_on(models::models(cli.rounds)),
-        What::Python => {
-            rt.block_on(python::python(&python::Opts { slices: cli.slices, seconds: cli.seconds, rounds: cli.rounds }))
-        }
+        What::Windows { size } => rt.block_on(windows::windows(cli.rounds, cli.slices, *size)),
+        What::Padding => rt.block_on(models::padding(cli.rounds)),
+        What::Python => rt.block_on(python::python(&python::Opts { slices: cli.slices, seconds, rounds: cli.rounds })),
         What::Transport { out, cores, concurrency } => rt.block_on(transport::transport(&transport::Opts {
             slices: cli.slices,
-            seconds: cli.seconds,
+            seconds,
             rounds: cli.rounds,
             out: out.clone(),
             cores: cores.clone(),
             concurrency: concurrency.clone(),
         })),
+        What::Batching => rt
+            .block_on(batching::batching(&batching::Opts { seconds: cli.seconds.unwrap_or(20), clients: cli.clients })),
         What::Serve { .. } | What::RunModel { .. } => {}
     }
 }
@@ -179,7 +205,7 @@ fn cpus() -> usize {
 }
 
 /// The server child: the mock server's service on a free loopback port; prints the port.
-async fn serve(mode: &str, server_config: Option<&Path>) {
+async fn serve(mode: &str, server_config: Option<&Path>, max_concurrent: usize) {
     use clap::ValueEnum;
     if std::env::var_os("BENCH_LOG").is_some() {
         let _ = arterys_gateway::logging::LoggingConfig::default().init_with_writer(std::io::stderr);
@@ -189,7 +215,7 @@ async fn serve(mode: &str, server_config: Option<&Path>) {
         let config = arterys_model_server::ServerConfig::load(path).unwrap_or_else(|e| fail(&e.to_string()));
         let slots = service::slots(&config);
         service::load_all(config, &slots).unwrap_or_else(|e| fail(&e.to_string()));
-        let gw = service::routes(arterys_gateway::Gateway::new(), &slots);
+        let gw = service::routes(arterys_gateway::Gateway::new().max_concurrent_inferences(max_concurrent), &slots);
         let server = gw.bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
         println!("LISTENING {}", server.local_addr().port());
         let _ = std::io::stdout().flush();
@@ -268,6 +294,18 @@ async fn exchange(
     route: &str,
     body: MultipartBody,
 ) -> Result<(u16, usize, u64), String> {
+    let (status, answer, n) = exchange_answer(client, addr, route, body).await?;
+    Ok((status, answer.map_or(0, |a| a.buffers().len() + 2), n))
+}
+
+/// Sends one request and decodes the whole answer as it arrives; (status, the answer when it
+/// is multipart, response bytes).
+async fn exchange_answer(
+    client: &HttpClient,
+    addr: SocketAddr,
+    route: &str,
+    body: MultipartBody,
+) -> Result<(u16, Option<DecodedResponse>, u64), String> {
     let req = http::Request::post(format!("http://{addr}{route}"))
         .header("content-type", "multipart/related; boundary=bench-boundary-7f3a")
         .body(body)
@@ -288,11 +326,11 @@ async fn exchange(
             }
         }
     }
-    let parts = match decoder {
-        Some(d) => DecodedResponse::from_parts(d.finish().map_err(|e| e.to_string())?.0).buffers().len() + 2,
-        None => 0,
+    let answer = match decoder {
+        Some(d) => Some(DecodedResponse::from_parts(d.finish().map_err(|e| e.to_string())?.0)),
+        None => None,
     };
-    Ok((status, parts, n))
+    Ok((status, answer, n))
 }
 
 async fn large(slices: &[Bytes], rounds: usize) {

@@ -46,29 +46,33 @@ fn scripts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
-/// Generates the U-Nets once into a cache directory (they are 20 to 30 MB each).
-fn nets() -> Vec<Net> {
+/// A U-Net of make_unet.py's `kind`, generated once into a cache directory (20 to 30 MB each).
+fn net_file(kind: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("arterys-bench-unets");
     let _ = std::fs::create_dir_all(&dir);
-    let mut out = Vec::new();
-    for (name, kind, shape, unit) in
-        [("2D U-Net", "2d", vec![4, 1, 256, 256], "slice"), ("3D U-Net", "3d", vec![1, 1, 32, 128, 128], "volume")]
-    {
-        let file = dir.join(format!("unet{kind}.onnx"));
-        if !file.is_file() {
-            let status = Command::new("python3")
-                .arg(scripts().join("make_unet.py"))
-                .args([kind, &file.to_string_lossy()])
-                .status()
-                .unwrap_or_else(|e| fail(&format!("python3: {e}")));
-            if !status.success() {
-                fail("make_unet.py failed (python3 -m pip install onnx numpy)");
-            }
+    let file = dir.join(format!("unet{kind}.onnx"));
+    if !file.is_file() {
+        let status = Command::new("python3")
+            .arg(scripts().join("make_unet.py"))
+            .args([kind, &file.to_string_lossy()])
+            .status()
+            .unwrap_or_else(|e| fail(&format!("python3: {e}")));
+        if !status.success() {
+            fail("make_unet.py failed (python3 -m pip install onnx numpy)");
         }
-        let per_run = if shape.len() == 4 { shape[0] } else { 1 };
-        out.push(Net { name, file, shape, per_run, unit });
     }
-    out
+    file
+}
+
+/// The benchmark's U-Nets.
+fn nets() -> Vec<Net> {
+    [("2D U-Net", "2d", vec![4, 1, 256, 256], "slice"), ("3D U-Net", "3d", vec![1, 1, 32, 128, 128], "volume")]
+        .into_iter()
+        .map(|(name, kind, shape, unit)| {
+            let per_run = if shape.len() == 4 { shape[0] } else { 1 };
+            Net { name, file: net_file(kind), shape, per_run, unit }
+        })
+        .collect()
 }
 
 /// Median milliseconds per run and peak RSS (MiB) of one measurement.
@@ -277,4 +281,51 @@ fn onnxruntime_ms(model: &Path, batch: usize, runs: usize) -> Option<f64> {
         return None;
     }
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// A one-slice request (256x256) to the 2D U-Net at batch 4: its batch dimension fixed (the
+/// slice is padded with three empty ones) against free (it runs alone), per engine; median of
+/// `rounds` (at least 10) requests each, after one to warm up.
+pub async fn padding(rounds: usize) {
+    println!("\n## 9. A one-slice request to a 2D U-Net at batch 4: padded against its true size");
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        fail("bench padding needs ORT_DYLIB_PATH: export ORT_DYLIB_PATH=\"$(scripts/fetch-onnxruntime)\"");
+    }
+    let slice = [Bytes::from(arterys_gateway::dicom::synthetic::ct_slice(SERIES, 0, 256, 256).unwrap_or_default())];
+    let threads = cpus();
+    println!("| engine | batch dimension | images per engine run | request median ms |");
+    println!("| --- | --- | --- | --- |");
+    for engine in ["onnxruntime", "tract"] {
+        let mut medians = Vec::new();
+        for (kind, label, images) in [("2d-batch4", "fixed at 4", 4), ("2d", "free", 1)] {
+            let net =
+                Net { name: "2D U-Net", file: net_file(kind), shape: vec![4, 1, 256, 256], per_run: 4, unit: "slice" };
+            let config = std::env::temp_dir().join(format!("arterys-bench-unets/padding-{kind}-{engine}.yaml"));
+            std::fs::write(&config, net.config(engine, threads)).unwrap_or_else(|e| fail(&e.to_string()));
+            let server = Server::start(&["--mode", "auto", "--server-config", &config.to_string_lossy()]);
+            let client = client();
+            let mut times = Vec::new();
+            for k in 0..=rounds.max(10) {
+                let started = Instant::now();
+                let (status, parts, _) =
+                    exchange(&client, server.addr, "/", request_body(&slice)).await.unwrap_or_else(|e| fail(&e));
+                if status != 200 || parts < 2 {
+                    fail(&format!("padding request: status {status}, {parts} parts"));
+                }
+                if k > 0 {
+                    times.push(started.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let ms = times[times.len() / 2];
+            println!("| {engine} | {label} | {images} | {ms:.1} |");
+            medians.push(ms);
+        }
+        println!(
+            "RESULT padding ({engine}, {threads} threads): one slice {:.1} ms padded to 4, {:.1} ms at its true size: {:.2}x faster",
+            medians[0],
+            medians[1],
+            medians[0] / medians[1]
+        );
+    }
 }

@@ -4,7 +4,9 @@
 The `tritonserver` binary comes from the PyPI wheel `nvidia-pytriton`; it runs on
 the CPU, offline, with the Python backend. Models are ONNX files run by
 onnxruntime inside a Python-backend `model.py`, plus a `slow` model that sleeps
-before answering (for timeout tests).
+before answering (for timeout tests). With --dynamic-batching, Triton's dynamic
+batcher gathers concurrent requests and `model.py` runs them as one batch (the
+benchmarks compare it with model-server's own batcher).
 
 Subcommands:
 
@@ -75,6 +77,59 @@ class TritonPythonModel:
         return responses
 '''
 
+BATCHED_MODEL_PY = '''\
+import os
+import sys
+
+for path in {site_packages!r}:
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
+
+
+class TritonPythonModel:
+    """Triton's dynamic batcher hands over several requests at once: their inputs run as one
+    batch (concatenated along axis 0) and each request gets back its own rows."""
+
+    def initialize(self, args):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = {threads}
+        options.inter_op_num_threads = 1
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.session = ort.InferenceSession(
+            os.path.join(here, "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def execute(self, requests):
+        inputs = {{
+            name: [pb_utils.get_input_tensor_by_name(r, name).as_numpy() for r in requests]
+            for name in self.input_names
+        }}
+        rows = [len(x) for x in inputs[self.input_names[0]]]
+        feeds = {{
+            name: parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+            for name, parts in inputs.items()
+        }}
+        results = dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+        responses = []
+        start = 0
+        for request, n in zip(requests, rows):
+            wanted = request.requested_output_names()
+            names = list(wanted) if wanted else self.output_names
+            tensors = [
+                pb_utils.Tensor(name, np.ascontiguousarray(results[name][start:start + n]))
+                for name in names
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+            start += n
+        return responses
+'''
+
 SLOW_MODEL_PY = '''\
 import sys
 import time
@@ -127,9 +182,12 @@ def pytriton_dir():
     return pathlib.Path(list(spec.submodule_search_locations)[0]) / "tritonserver"
 
 
-def tensor_config(kind, node_arg):
+def tensor_config(kind, node_arg, batched=False):
     # onnxruntime reports a dimension without a fixed size as a name or None.
     dims = [d if isinstance(d, int) and d >= 0 else -1 for d in node_arg.shape]
+    if batched:
+        # With max_batch_size > 0, Triton's dims leave out the batch dimension.
+        dims = dims[1:]
     data_type = ORT_TYPES.get(node_arg.type)
     if data_type is None:
         sys.exit(f"start_triton.py: {node_arg.name}: unsupported element type {node_arg.type}")
@@ -137,22 +195,36 @@ def tensor_config(kind, node_arg):
             f"dims: [ {', '.join(str(d) for d in dims)} ] }} ]\n")
 
 
-def write_onnx_model(repository, name, onnx_path, threads):
+def write_onnx_model(repository, name, onnx_path, threads, batching=None):
+    """batching: None, or (max_batch, delay_us) for Triton's dynamic batcher."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     directory = repository / name
     (directory / "1").mkdir(parents=True, exist_ok=True)
-    config = f'name: "{name}"\nbackend: "python"\nmax_batch_size: 0\n'
+    max_batch = batching[0] if batching else 0
+    config = f'name: "{name}"\nbackend: "python"\nmax_batch_size: {max_batch}\n'
     for value in session.get_inputs():
-        config += tensor_config("input", value)
+        config += tensor_config("input", value, batched=bool(batching))
     for value in session.get_outputs():
-        config += tensor_config("output", value)
+        config += tensor_config("output", value, batched=bool(batching))
+    if batching:
+        config += f"dynamic_batching {{ max_queue_delay_microseconds: {batching[1]} }}\n"
     config += "instance_group [ { kind: KIND_CPU count: 1 } ]\n"
     (directory / "config.pbtxt").write_text(config)
     copy_if_changed(pathlib.Path(onnx_path), directory / "1" / "model.onnx")
-    (directory / "1" / "model.py").write_text(
-        MODEL_PY.format(site_packages=site_packages(), threads=threads))
+    source = BATCHED_MODEL_PY if batching else MODEL_PY
+    (directory / "1" / "model.py").write_text(source.format(site_packages=site_packages(), threads=threads))
+
+
+def parse_batching(value):
+    try:
+        max_batch, delay_us = (int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants MAX_BATCH,DELAY_US, got {value!r}") from None
+    if max_batch < 1 or delay_us < 0:
+        raise argparse.ArgumentTypeError(f"wants MAX_BATCH >= 1 and DELAY_US >= 0, got {value!r}")
+    return max_batch, delay_us
 
 
 def write_slow_model(repository, seconds):
@@ -188,7 +260,7 @@ def serve(args):
         name, _, path = spec.partition("=")
         if not name or not path:
             sys.exit(f"start_triton.py: --model wants NAME=PATH.onnx, got {spec!r}")
-        write_onnx_model(repository, name, path, args.threads)
+        write_onnx_model(repository, name, path, args.threads, args.dynamic_batching)
     if args.slow_seconds is not None:
         write_slow_model(repository, args.slow_seconds)
 
@@ -247,6 +319,10 @@ def main():
     s.add_argument("--model", action="append", default=[], metavar="NAME=PATH.onnx")
     s.add_argument("--slow-seconds", type=float, help=f"also serve a model {SLOW_MODEL!r} that sleeps")
     s.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    s.add_argument("--dynamic-batching", type=parse_batching, metavar="MAX_BATCH,DELAY_US",
+                   help="serve the ONNX models with Triton's dynamic batcher (their batch "
+                        "dimension must be free): batches of at most MAX_BATCH, a request "
+                        "waiting at most DELAY_US microseconds for others")
     s.add_argument("--verbose", action="store_true")
     r = commands.add_parser("reference", help="run an ONNX model with onnxruntime directly")
     r.add_argument("--onnx", required=True)
