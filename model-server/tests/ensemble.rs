@@ -10,15 +10,6 @@ use std::process::Command;
 use arterys_model_server::{Model, ModelConfig};
 use common::{f32s, input_of, ort_library, study, worst, TempDir};
 
-fn python() -> String {
-    let venv = common::root().join(".venv/bin/python");
-    if venv.is_file() {
-        venv.display().to_string()
-    } else {
-        "python3".into()
-    }
-}
-
 const AVERAGE: &str = "import sys, numpy as np, onnxruntime as ort
 models, folder, shape = sys.argv[1].split(','), sys.argv[2], [int(v) for v in sys.argv[3].split(',')]
 x = np.fromfile(folder + '/in.f32', dtype='<f4').reshape(shape)
@@ -34,7 +25,7 @@ for m in models:
 fn an_ensemble_averages_its_members_probabilities_as_onnxruntime_does() {
     ort_library();
     let dir = TempDir::new("ensemble");
-    let made = Command::new(python())
+    let made = Command::new(common::python_with("numpy, onnx, onnxruntime"))
         .arg(common::root().join("model-server/tests/windows_reference.py"))
         .arg("make")
         .arg(&dir.0)
@@ -57,7 +48,7 @@ fn an_ensemble_averages_its_members_probabilities_as_onnxruntime_does() {
         })
         .collect();
     std::fs::write(dir.0.join("in.f32"), input.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-    let out = Command::new(python())
+    let out = Command::new(common::python_with("numpy, onnx, onnxruntime"))
         .args(["-c", AVERAGE, &folds.join(","), &dir.0.display().to_string(), "2,1,32,32"])
         .output()
         .unwrap();

@@ -12,19 +12,9 @@ use std::time::Duration;
 
 use common::{root, ModelServer};
 
-fn python() -> String {
-    let venv = root().join(".venv/bin/python");
-    let python = if venv.is_file() { venv.display().to_string() } else { "python3".into() };
-    let probe = Command::new(&python).args(["-c", "import nibabel, numpy, requests"]).output();
-    match probe {
-        Ok(o) if o.status.success() => python,
-        other => panic!("this test needs Python with nibabel, numpy and requests: run scripts/test ({other:?})"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monai_label_uploads_are_admitted_within_the_limits() {
-    let python = python();
+    let python = common::python_with("nibabel, numpy, requests");
     let config = root().join("mlcube/model.yaml");
     let args = [
         "--memory-budget-mib",

@@ -14,23 +14,6 @@ use std::process::Command;
 use arterys_inference_test_tool::{check, client, input, output};
 use common::{root, ModelServer, TempDir};
 
-/// The shared venv's Python (scripts/test installs the packages); fails saying how to get it.
-fn python() -> String {
-    let venv = root().join(".venv/bin/python");
-    let python = if venv.is_file() { venv.display().to_string() } else { "python3".into() };
-    let probe = Command::new(&python)
-        .args(["-c", "import monailabel.client, nibabel, mlcube, mlcube_docker, pydicom, numpy, requests"])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => python,
-        other => panic!(
-            "these tests need Python with monailabel (client), nibabel, mlcube, mlcube-docker, pydicom: \
-             run scripts/test, or pip install -r scripts/requirements-test.txt and \
-             pip install --no-deps -r scripts/requirements-test-nodeps.txt ({other:?})"
-        ),
-    }
-}
-
 /// The Arterys answer for a study through the test tool's client and checks: the first
 /// part's label, threshold, shape and mask bytes.
 async fn arterys(server: &ModelServer, study_dir: &Path) -> (serde_json::Value, Vec<u8>) {
@@ -54,7 +37,7 @@ async fn arterys(server: &ModelServer, study_dir: &Path) -> (serde_json::Value, 
 
 #[tokio::test]
 async fn one_config_answers_arterys_monailabel_mlcube_and_mdai_with_the_same_voxels() {
-    let python = python();
+    let python = common::python_with("monailabel.client, nibabel, mlcube, mlcube_docker, pydicom, numpy, requests");
     let dir = TempDir::new("platforms");
     let config = root().join("mlcube/model.yaml");
     let (server, _) = ModelServer::start(&config).await;

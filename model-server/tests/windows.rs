@@ -18,18 +18,9 @@ use common::{f32s, input_of, ort_library, study_files_in, TempDir};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 
-fn python() -> String {
-    let venv = common::root().join(".venv/bin/python");
-    if venv.is_file() {
-        venv.display().to_string()
-    } else {
-        "python3".into()
-    }
-}
-
 /// Runs the reference script; panics with its output when it fails.
 fn script(args: &[&str]) {
-    let out = Command::new(python())
+    let out = Command::new(common::python_with("numpy, onnx, onnxruntime, pydicom"))
         .arg(common::root().join("model-server/tests/windows_reference.py"))
         .args(args)
         .output()

@@ -18,6 +18,20 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The Python the tests run (scripts/test's `.venv`, else `python3`), checked to import
+/// `modules` (a comma-separated list); a clear panic saying what to install when it cannot.
+pub fn python_with(modules: &str) -> String {
+    let venv = root().join(".venv/bin/python");
+    let python = if venv.is_file() { venv.display().to_string() } else { "python3".into() };
+    match Command::new(&python).args(["-c", &format!("import {modules}")]).output() {
+        Ok(o) if o.status.success() => python,
+        other => panic!(
+            "this test needs Python with {modules}: run scripts/test, or pip install -r \
+             scripts/requirements-test.txt and pip install --no-deps -r scripts/requirements-test-nodeps.txt ({other:?})"
+        ),
+    }
+}
+
 /// The demo models (`mock-server/models`).
 pub fn demo() -> PathBuf {
     root().join("mock-server/models")
