@@ -93,7 +93,7 @@ fn series_plan(study: &Study, input: &InferenceInput, s: &SortedSeries) -> Resul
         let positions = input
             .dicom
             .get(index)
-            .and_then(|part| arterys_gateway::dicom::open_headers(&part.body).ok())
+            .and_then(|part| arterys_gateway::dicom::study::part_headers(part).ok())
             .and_then(|obj| frame_positions(&obj, info));
         for f in 0..info.number_of_frames {
             let at = positions.as_ref().and_then(|p| p.get(f as usize).copied());
