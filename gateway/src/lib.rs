@@ -126,8 +126,9 @@ pub use error::GatewayError;
 pub use extract::{ArterysRequest, RequestLimits};
 pub use handler::{HandlerError, HandlerResult};
 pub use pipeline::InferenceService;
+pub use probes::Readiness;
 pub use rate::BodyRate;
-pub use router::{Gateway, Readiness, DEFAULT_HANDLER_TIMEOUT};
+pub use router::{Gateway, DEFAULT_HANDLER_TIMEOUT};
 pub use server::{Server, DEFAULT_SHUTDOWN_GRACE};
 pub use study_path::StudyPathError;
 

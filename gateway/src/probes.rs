@@ -5,6 +5,7 @@
 //! [`Ready`](crate::Readiness::Ready) and the server is not shutting down; otherwise 503 with
 //! the reason (`not ready: LOADING`, `not ready: shutting down`), so a load balancer stops
 //! routing to a pod that is loading its models, has lost its remote model server, or drains.
+//! [`Readiness`], what a service says of itself, feeds both.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +13,34 @@ use std::sync::Arc;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
-use crate::Readiness;
+/// What `/healthcheck` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// The model takes requests: the body is `READY`.
+    Ready,
+    /// Not yet: the body is this text (e.g. `LOADING`). Arterys waits.
+    NotReady(String),
+}
+
+impl Readiness {
+    /// The `/healthcheck` body.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Ready => "READY",
+            Self::NotReady(s) => s,
+        }
+    }
+
+    /// `LOADING` until `loaded` is set, then `Ready`: a service that listens while its model
+    /// loads.
+    pub fn loading_until(loaded: &AtomicBool) -> Self {
+        if loaded.load(Ordering::Acquire) {
+            Self::Ready
+        } else {
+            Self::NotReady("LOADING".into())
+        }
+    }
+}
 
 /// Set once the server has been told to stop; shared by the server and `/readyz`.
 #[derive(Debug, Clone, Default)]

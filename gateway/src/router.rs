@@ -25,39 +25,10 @@ use crate::handler::{BoxFuture, Handler, HandlerResult};
 use crate::metrics::Metrics;
 use crate::multipart::DecoderLimits;
 use crate::pipeline::InferenceService;
-use crate::probes;
+use crate::probes::{self, Readiness};
 use crate::rate::BodyRate;
 use crate::server::{Server, ServerConfig};
 use crate::InferenceInput;
-
-/// What `/healthcheck` says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
-    /// The model takes requests: the body is `READY`.
-    Ready,
-    /// Not yet: the body is this text (e.g. `LOADING`). Arterys waits.
-    NotReady(String),
-}
-
-impl Readiness {
-    /// The `/healthcheck` body.
-    pub fn text(&self) -> &str {
-        match self {
-            Self::Ready => "READY",
-            Self::NotReady(s) => s,
-        }
-    }
-
-    /// `LOADING` until `loaded` is set, then `Ready`: a service that listens while its model
-    /// loads.
-    pub fn loading_until(loaded: &std::sync::atomic::AtomicBool) -> Self {
-        if loaded.load(std::sync::atomic::Ordering::Acquire) {
-            Self::Ready
-        } else {
-            Self::NotReady("LOADING".into())
-        }
-    }
-}
 
 type ReadinessFn = Arc<dyn Fn() -> Readiness + Send + Sync>;
 type AdmittedRoutes = Box<dyn FnOnce(Admission) -> Router + Send>;
