@@ -49,9 +49,10 @@ struct Cli {
     #[arg(long, default_value = "logging.yaml", env = "LOGGING_CONFIG")]
     logging_config: PathBuf,
     /// Requests answered at once; others wait (default 1: one inference already uses the
-    /// configured threads)
-    #[arg(long, default_value_t = 1)]
-    max_concurrent: usize,
+    /// configured threads; with `dynamic_batching`, the largest `max_batch`, so that
+    /// requests can wait together for one run)
+    #[arg(long)]
+    max_concurrent: Option<usize>,
     #[command(flatten)]
     transport: TransportArgs,
     /// Directory below which `studyPath` requests may read studies (off when not set)
@@ -130,7 +131,7 @@ async fn main() -> ExitCode {
     let slots = service::slots(&config);
     let healthy = Arc::new(AtomicBool::new(true));
     let mut gw = service::readiness(Gateway::new(), Arc::clone(&ready), Arc::clone(&healthy))
-        .max_concurrent_inferences(cli.max_concurrent.max(1));
+        .max_concurrent_inferences(cli.max_concurrent.unwrap_or_else(|| default_concurrency(&config)).max(1));
     gw = service::routes(gw, &slots);
     gw = cli.transport.apply(gw).reserve_decoded_pixels();
     if let Some(root) = &cli.study_root {
@@ -197,4 +198,11 @@ async fn main() -> ExitCode {
         result = &mut serving => arterys_gateway::cli::exit(result),
     }
     arterys_gateway::cli::exit(serving.await)
+}
+
+/// Requests run at once when `--max-concurrent` is not given: one, as one inference already
+/// uses the configured threads; a model with `dynamic_batching` needs its requests to wait
+/// together, so then its largest `max_batch`.
+fn default_concurrency(config: &ServerConfig) -> usize {
+    config.models.iter().filter_map(|m| m.dynamic_batching.map(|d| d.max_batch)).max().unwrap_or(1)
 }

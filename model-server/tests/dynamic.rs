@@ -29,7 +29,8 @@ async fn concurrent_one_slice_requests_share_engine_runs_and_get_their_own_answe
     let logging =
         dir.write("logging.yaml", "version: 1\nroot:\n  level: INFO\nloggers:\n  arterys_model_server: DEBUG\n");
     let logging = logging.display().to_string();
-    let server = ModelServer::spawn_with(&config, &["--max-concurrent", "8", "--logging-config", &logging], &[]);
+    // No --max-concurrent: with dynamic_batching the server lets max_batch requests run at once.
+    let server = ModelServer::spawn_with(&config, &["--logging-config", &logging], &[]);
     server.wait_ready(Duration::from_secs(60)).await;
 
     // What each slice gets alone, without dynamic batching.
