@@ -33,7 +33,8 @@ import sysconfig
 
 SLOW_MODEL = "slow"
 
-MODEL_PY = '''\
+# The model.py of an ONNX model: this head, then one of the two `execute` methods below.
+MODEL_HEAD = '''\
 import os
 import sys
 
@@ -58,7 +59,10 @@ class TritonPythonModel:
             os.path.join(here, "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+'''
 
+EXECUTE_EACH = '''
     def execute(self, requests):
         responses = []
         for request in requests:
@@ -67,7 +71,7 @@ class TritonPythonModel:
                 for name in self.input_names
             }}
             wanted = request.requested_output_names()
-            names = list(wanted) if wanted else [o.name for o in self.session.get_outputs()]
+            names = list(wanted) if wanted else self.output_names
             results = self.session.run(names, feeds)
             tensors = [
                 pb_utils.Tensor(name, np.ascontiguousarray(value))
@@ -77,35 +81,10 @@ class TritonPythonModel:
         return responses
 '''
 
-BATCHED_MODEL_PY = '''\
-import os
-import sys
-
-for path in {site_packages!r}:
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-import triton_python_backend_utils as pb_utils  # noqa: E402
-
-
-class TritonPythonModel:
-    """Triton's dynamic batcher hands over several requests at once: their inputs run as one
-    batch (concatenated along axis 0) and each request gets back its own rows."""
-
-    def initialize(self, args):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = {threads}
-        options.inter_op_num_threads = 1
-        here = os.path.dirname(os.path.abspath(__file__))
-        self.session = ort.InferenceSession(
-            os.path.join(here, "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-
+EXECUTE_BATCHED = '''
     def execute(self, requests):
+        """Triton's dynamic batcher hands over several requests at once: their inputs run as
+        one batch (concatenated along axis 0) and each request gets back its own rows."""
         inputs = {{
             name: [pb_utils.get_input_tensor_by_name(r, name).as_numpy() for r in requests]
             for name in self.input_names
@@ -213,7 +192,7 @@ def write_onnx_model(repository, name, onnx_path, threads, batching=None):
     config += "instance_group [ { kind: KIND_CPU count: 1 } ]\n"
     (directory / "config.pbtxt").write_text(config)
     copy_if_changed(pathlib.Path(onnx_path), directory / "1" / "model.onnx")
-    source = BATCHED_MODEL_PY if batching else MODEL_PY
+    source = MODEL_HEAD + (EXECUTE_BATCHED if batching else EXECUTE_EACH)
     (directory / "1" / "model.py").write_text(source.format(site_packages=site_packages(), threads=threads))
 
 
