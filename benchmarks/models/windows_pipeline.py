@@ -25,7 +25,13 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+# The window starts and the Gaussian are the pipeline's definition: the ones of the NumPy
+# reference model-server is tested against (not written into model-server/tests' folder).
+sys.path.insert(0, os.path.join(HERE, "..", "..", "model-server", "tests"))
+sys.dont_write_bytecode = True
+from windows_reference import gaussian, steps  # noqa: E402
 
 SPACING = (2.5, 0.7, 0.7)  # z, y, x (mm)
 
@@ -75,7 +81,8 @@ def make(folder, slices, size):
 
 
 def resize_axis(a, axis, m):
-    """Linear resampling of one axis to m samples, voxel centres mapped by the sizes' ratio."""
+    """Linear resampling of one axis to m samples, voxel centres mapped by the sizes' ratio:
+    the reference's, kept in float32 (the reference's float64 would double the memory)."""
     n = a.shape[axis]
     if n == m:
         return a
@@ -84,18 +91,6 @@ def resize_axis(a, axis, m):
     hi = np.minimum(lo + 1, n - 1)
     f = (pos - lo).astype(np.float32).reshape([-1 if i == axis else 1 for i in range(a.ndim)])
     return np.take(a, lo, axis=axis) * (1 - f) + np.take(a, hi, axis=axis) * f
-
-
-def steps(size, patch, overlap):
-    if size <= patch:
-        return [0]
-    n = int(np.ceil((size - patch) / max(patch * (1 - overlap), 1.0))) + 1
-    return [int(round(i * (size - patch) / (n - 1))) for i in range(n)]
-
-
-def gaussian(p):
-    i = np.arange(p, dtype=np.float32)
-    return np.exp(-((i - (p - 1) / 2) ** 2) / (2 * (p / 8) ** 2)).astype(np.float32)
 
 
 def pipeline(files, session, cfg):
@@ -121,7 +116,7 @@ def pipeline(files, session, cfg):
     grid = np.zeros(padded, np.float32)
     grid[: dims[0], : dims[1], : dims[2]] = v
     del v
-    weight = np.einsum("i,j,k->ijk", *[gaussian(p) for p in patch])
+    weight = np.einsum("i,j,k->ijk", *[gaussian(p) for p in patch]).astype(np.float32)
     sums = np.zeros((2,) + tuple(padded), np.float32)
     weights = np.zeros(padded, np.float32)
     boxes = [
