@@ -62,7 +62,7 @@ pub async fn batching(opts: &Opts) {
     if std::env::var_os("ORT_DYLIB_PATH").is_none() {
         fail("bench batching needs ORT_DYLIB_PATH: export ORT_DYLIB_PATH=\"$(scripts/fetch-onnxruntime)\"");
     }
-    let net = unet2d();
+    let net = crate::models::net_file("2d");
     let python = triton_python();
     let batched = model_server(&net, threads, true, clients, seconds).await;
     let alone = model_server(&net, threads, false, clients, seconds).await;
@@ -98,26 +98,6 @@ pub async fn batching(opts: &Opts) {
         batched.p99_ms / triton.p99_ms,
         batched.rps / alone.rps
     );
-}
-
-/// The 2D U-Net, generated once into the cache directory `bench models` uses.
-fn unet2d() -> PathBuf {
-    let dir = std::env::temp_dir().join("arterys-bench-unets");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(&format!("{}: {e}", dir.display())));
-    let file = dir.join("unet2d.onnx");
-    if !file.is_file() {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/make_unet.py");
-        let status = Command::new("python3")
-            .arg(script)
-            .arg("2d")
-            .arg(&file)
-            .status()
-            .unwrap_or_else(|e| fail(&format!("python3: {e}")));
-        if !status.success() {
-            fail("make_unet.py failed (python3 -m pip install onnx numpy)");
-        }
-    }
-    file
 }
 
 /// The model-server config: the U-Net on onnxruntime, batch dimension free (a one-slice run is

@@ -47,7 +47,7 @@ fn scripts() -> PathBuf {
 }
 
 /// A U-Net of make_unet.py's `kind`, generated once into a cache directory (20 to 30 MB each).
-fn net_file(kind: &str) -> PathBuf {
+pub(crate) fn net_file(kind: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("arterys-bench-unets");
     let _ = std::fs::create_dir_all(&dir);
     let file = dir.join(format!("unet{kind}.onnx"));
