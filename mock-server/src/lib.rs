@@ -1,5 +1,5 @@
 //! The mock inference service as a library: its modes, what each answers, and the
-//! [`Gateway`](arterys_gateway::Gateway) that serves them. The `mock-server` binary is a command line
+//! [`Gateway`] that serves them. The `mock-server` binary is a command line
 //! around [`service`]; tests and benchmarks start the same service in-process. It is the
 //! protocol demo a vendor starts from and copies: every result kind built with the protocol's
 //! types, studies read with the viewer crate.
