@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::route;
-use arterys_gateway::Gateway;
-use arterys_gateway::{BodyRate, RequestLimits};
+use arterys_gateway::{BodyRate, Gateway, RequestLimits};
 use axum::extract::Request;
 use axum::Router;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
