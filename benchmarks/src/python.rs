@@ -144,7 +144,8 @@ pub(crate) async fn python(o: &Opts) {
         tw.as_secs_f64() / ow.as_secs_f64()
     );
     println!(
-        "| peak RSS, large study | {:.0} MB | {:.0} MB | {:.2} |",
+        "| peak RSS, large study (highest of the {} rounds) | {:.0} MB | {:.0} MB | {:.2} |",
+        o.rounds,
         orss as f64 / MB,
         trss as f64 / MB,
         orss as f64 / trss as f64

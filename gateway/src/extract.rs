@@ -122,6 +122,9 @@ async fn read_body(
     }
     let boundary = boundary_from_content_type(&content_type)?;
     let mut decoder = MultipartDecoder::new(&boundary)?.with_limits(limits.decoder);
+    if let Some(len) = declared {
+        decoder = decoder.with_body_len(len);
+    }
     let (_, mut memory) = read_reserved(body, declared, limits, |data| {
         decoder.feed(&data)?;
         Ok(decoder.is_complete())

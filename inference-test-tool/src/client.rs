@@ -249,6 +249,8 @@ async fn read_multipart(
     boundary: &str,
     ex: &mut Exchange,
 ) -> Result<Result<Vec<DecodedPart>, String>, String> {
+    // The answer's Content-Length, when it has one: sizes the part buffers once.
+    let body_len = hyper::body::Body::size_hint(body).exact();
     let mut head = Vec::new();
     let mut decoder: Option<MultipartDecoder> = None;
     let mut failure = None;
@@ -266,7 +268,7 @@ async fn read_multipart(
                 if head.len() < 1024 {
                     continue;
                 }
-                match pick_decoder(boundary, &head) {
+                match pick_decoder(boundary, &head, body_len) {
                     Ok((d, note)) => {
                         ex.notes.extend(note);
                         let d = decoder.insert(d);
@@ -284,7 +286,7 @@ async fn read_multipart(
         }
     }
     if decoder.is_none() && failure.is_none() {
-        match pick_decoder(boundary, &head) {
+        match pick_decoder(boundary, &head, body_len) {
             Ok((mut d, note)) => {
                 ex.notes.extend(note);
                 if let Err(e) = d.feed(&head) {
@@ -319,7 +321,11 @@ pub fn retry_wait(ex: &Exchange) -> Option<Duration> {
     Some(asked.unwrap_or(DEFAULT_RETRY_WAIT).min(MAX_RETRY_WAIT))
 }
 
-fn pick_decoder(boundary: &str, head: &[u8]) -> Result<(MultipartDecoder, Option<String>), String> {
+fn pick_decoder(
+    boundary: &str,
+    head: &[u8],
+    body_len: Option<u64>,
+) -> Result<(MultipartDecoder, Option<String>), String> {
     let has = |b: &str| memchr_find(head, format!("--{b}").as_bytes());
     let mut chosen = (boundary, None);
     if let Some(bare) = python_bytes_boundary(boundary) {
@@ -329,7 +335,10 @@ fn pick_decoder(boundary: &str, head: &[u8]) -> Result<(MultipartDecoder, Option
     // An answer may legally hold a part per output (a capture per slice of a large study):
     // no limit on the count of parts, only a generous one on each part's headers.
     let limits = DecoderLimits { max_parts: usize::MAX, max_header_bytes: 1 << 20 };
-    let d = MultipartDecoder::new(chosen.0).map_err(|e| e.to_string())?.with_limits(limits);
+    let mut d = MultipartDecoder::new(chosen.0).map_err(|e| e.to_string())?.with_limits(limits);
+    if let Some(len) = body_len {
+        d = d.with_body_len(len);
+    }
     Ok((d, chosen.1))
 }
 

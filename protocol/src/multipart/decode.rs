@@ -12,6 +12,10 @@ use bytes::Bytes;
 use memchr::memmem;
 use sha2::{Digest, Sha256};
 
+/// The largest buffer a part's own `Content-Length` may size up front when the body's length
+/// is unknown: a header is a claim, and a short body must not reserve a large buffer.
+const UNSIZED_HINT_CAP: usize = 64 << 20;
+
 /// Limits that keep a hostile body from costing more than its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecoderLimits {
@@ -191,7 +195,10 @@ pub struct MultipartDecoder {
     hasher: Sha256,
     /// Size of the last part, as a capacity hint for the next (slices of a series are alike).
     last_len: usize,
+    /// Bytes fed so far.
     seen: u64,
+    /// The body's length, when known ([`with_body_len`](Self::with_body_len)).
+    body_len: Option<u64>,
 }
 
 impl MultipartDecoder {
@@ -216,7 +223,25 @@ impl MultipartDecoder {
             hasher: Sha256::new(),
             last_len: 0,
             seen: 0,
+            body_len: None,
         })
+    }
+
+    /// The same decoder told the body's length (an HTTP `Content-Length`), which bounds each
+    /// part's size. The part after the JSON, whose size nothing else predicts, then gets
+    /// its buffer sized once instead of grown by doubling (each doubling copies the part so far
+    /// into fresh pages); no part's buffer is ever made larger than what remains of the body.
+    ///
+    /// ```
+    /// use arterys_protocol::multipart::MultipartDecoder;
+    /// let body = b"--xyz\r\n\r\n{}\r\n--xyz\r\n\r\nDICM...\r\n--xyz--\r\n";
+    /// let mut d = MultipartDecoder::new("xyz").unwrap().with_body_len(body.len() as u64);
+    /// d.feed(body).unwrap();
+    /// assert_eq!(&d.finish().unwrap().0[1].body[..], b"DICM...");
+    /// ```
+    pub fn with_body_len(mut self, len: u64) -> Self {
+        self.body_len = Some(len);
+        self
     }
 
     /// The same decoder with other limits.
@@ -333,6 +358,21 @@ impl MultipartDecoder {
         self.line_buf.clear();
     }
 
+    /// The buffer to start the part beginning now with, `unread` bytes of the current chunk
+    /// after its headers. A part is at most what remains of the body, when that is known.
+    fn capacity_hint(&self, unread: usize) -> usize {
+        let remaining = self.body_len.map(|n| n.saturating_sub(self.seen - unread as u64));
+        let bound = remaining.map_or(UNSIZED_HINT_CAP, |r| usize::try_from(r).unwrap_or(usize::MAX));
+        let hint = match (self.headers.content_length, remaining) {
+            (Some(declared), _) => declared,
+            // The part after the JSON: in a one-image request, the rest of the body.
+            (None, Some(_)) if self.parts.len() == 1 => bound,
+            // Slices of one series are alike in size.
+            _ => self.last_len + self.last_len / 16,
+        };
+        hint.min(bound)
+    }
+
     /// After a boundary: `--` ends the body; otherwise optional white space and a line break.
     fn after_boundary(&mut self, chunk: &[u8]) -> Result<usize, MultipartError> {
         let bad = MultipartError::MalformedBoundaryLine { part: self.parts.len() };
@@ -393,9 +433,7 @@ impl MultipartDecoder {
         self.header_buf.extend_from_slice(&chunk[..end]);
         let block_end = self.header_buf.len().saturating_sub(END.len()).max(2);
         self.headers = PartHeaders::parse(&self.header_buf[2..block_end], part)?;
-        // Slices of one series are alike in size: size the buffer once for the usual case.
-        let hint = self.headers.content_length.unwrap_or(self.last_len + self.last_len / 16).min(1 << 30);
-        self.body = Vec::with_capacity(hint);
+        self.body = Vec::with_capacity(self.capacity_hint(chunk.len() - end));
         self.state = State::Body;
         Ok(end)
     }
@@ -441,6 +479,9 @@ mod tests {
         assert_eq!(whole[3].headers.name.as_deref(), Some("f"));
         for size in 1..body.len() {
             let mut d = MultipartDecoder::new(B).unwrap();
+            if size % 2 == 0 {
+                d = d.with_body_len(body.len() as u64);
+            }
             for c in body.chunks(size) {
                 d.feed(c).unwrap();
             }
@@ -491,5 +532,38 @@ mod tests {
         }
         let (parts, _) = d.finish().unwrap();
         assert!(parts.iter().all(|p| p.body.len() == slice.len() && p.body[..] == slice[..]));
+    }
+
+    /// Feeds `body` up to the end of the second part's headers and returns that part's buffer
+    /// capacity.
+    fn capacity_after_headers(d: &mut MultipartDecoder, body: &[u8]) -> usize {
+        let at = memmem::rfind(body, b"\r\n\r\n").unwrap() + 4;
+        d.feed(&body[..at]).unwrap();
+        assert_eq!(d.state, State::Body);
+        d.body.capacity()
+    }
+
+    #[test]
+    fn the_body_length_sizes_the_image_part_once() {
+        let image = vec![9u8; 200_000];
+        let mut body = b"--b0undary\r\nContent-Type: text/json\r\n\r\n{}\r\n--b0undary\r\n\r\n".to_vec();
+        let head = body.len();
+        body.extend_from_slice(&image);
+        body.extend_from_slice(b"\r\n--b0undary--\r\n");
+        let mut d = MultipartDecoder::new(B).unwrap().with_body_len(body.len() as u64);
+        // The rest of the body: the image and the closing delimiter, nothing more.
+        assert_eq!(capacity_after_headers(&mut d, &body), body.len() - head);
+        d.feed(&body[head..]).unwrap();
+        assert_eq!(d.finish().unwrap().0[1].body[..], image[..]);
+    }
+
+    #[test]
+    fn a_claimed_part_length_reserves_no_more_than_the_body() {
+        let body = b"--b0undary\r\n\r\n{}\r\n--b0undary\r\nContent-Length: 1073741824\r\n\r\nabc\r\n--b0undary--";
+        let mut d = MultipartDecoder::new(B).unwrap().with_body_len(body.len() as u64);
+        assert!(capacity_after_headers(&mut d, body) <= 20);
+        // Without the body's length, the claim is believed only up to a bound.
+        let mut d = MultipartDecoder::new(B).unwrap();
+        assert_eq!(capacity_after_headers(&mut d, body), UNSIZED_HINT_CAP);
     }
 }
