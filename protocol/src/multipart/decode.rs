@@ -3,8 +3,10 @@
 //! Why not `multer`: it targets `multipart/form-data`, buffers the stream in its own
 //! `BytesMut` and hands out chunks of it, so assembling a part's contiguous buffer would copy
 //! every byte twice; and the test tool needs the same decoder for responses without an HTTP
-//! stream. This one is sans-IO (feed it byte slices), copies each body byte exactly once into
-//! its part's buffer, and hashes it in the same pass.
+//! stream. This one is sans-IO (feed it byte slices), copies each body byte once into its
+//! part's buffer, and hashes it in the same pass. Buffers are sized up front (from the body's
+//! length, a part's `Content-Length`, or the previous part) so that they are seldom grown:
+//! growing copies the part again.
 
 use std::sync::Arc;
 
