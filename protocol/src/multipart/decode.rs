@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 /// The largest buffer a part's own `Content-Length` may size up front when the body's length
 /// is unknown: a header is a claim, and a short body must not reserve a large buffer.
-const UNSIZED_HINT_CAP: usize = 64 << 20;
+const UNSIZED_HINT_CAP: usize = 8 << 20;
 
 /// Limits that keep a hostile body from costing more than its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
