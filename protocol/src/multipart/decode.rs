@@ -14,6 +14,9 @@ use bytes::Bytes;
 use memchr::memmem;
 use sha2::{Digest, Sha256};
 
+pub use super::error::MultipartError;
+pub use super::headers::PartHeaders;
+
 /// The largest buffer a part's own `Content-Length` may size up front when the body's length
 /// is unknown: a header is a claim, and a short body must not reserve a large buffer.
 const UNSIZED_HINT_CAP: usize = 8 << 20;
@@ -31,112 +34,6 @@ impl Default for DecoderLimits {
     fn default() -> Self {
         Self { max_parts: 20_000, max_header_bytes: 16 * 1024 }
     }
-}
-
-/// Why a body is not a well-formed multipart body. Each message is one line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MultipartError {
-    /// The body was empty.
-    #[error("empty body")]
-    Empty,
-    /// The boundary never appeared.
-    #[error("no multipart boundary found in the body")]
-    NoBoundary,
-    /// The body ended before the closing boundary.
-    #[error("multipart body ends before its closing boundary (in part {part})")]
-    Unterminated {
-        /// The part that was being read (0-based).
-        part: usize,
-    },
-    /// Something other than a line break after a boundary.
-    #[error("malformed multipart boundary line before part {part}")]
-    MalformedBoundaryLine {
-        /// The part that follows (0-based).
-        part: usize,
-    },
-    /// A header line without a colon.
-    #[error("malformed header line in part {part}: {line:?}")]
-    MalformedHeader {
-        /// The part (0-based).
-        part: usize,
-        /// The line, cut to 80 characters.
-        line: String,
-    },
-    /// A part's headers over [`DecoderLimits::max_header_bytes`].
-    #[error("headers of part {part} exceed {limit} bytes")]
-    HeadersTooLarge {
-        /// The part (0-based).
-        part: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// More parts than [`DecoderLimits::max_parts`].
-    #[error("more than {limit} parts")]
-    TooManyParts {
-        /// The limit.
-        limit: usize,
-    },
-    /// The boundary itself is unusable.
-    #[error("invalid boundary {0:?}")]
-    BadBoundary(String),
-}
-
-/// The headers of one part, with the ones the protocol uses parsed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PartHeaders {
-    /// `Content-Type`, as sent.
-    pub content_type: Option<String>,
-    /// `Content-Disposition`'s `name`.
-    pub name: Option<String>,
-    /// `Content-Disposition`'s `filename`.
-    pub filename: Option<String>,
-    /// `Content-Length`, when sent.
-    pub content_length: Option<usize>,
-    /// Every header line as `(name, value)`, in order.
-    pub raw: Vec<(String, String)>,
-}
-
-impl PartHeaders {
-    /// The media type without parameters, lowercased (`text/json`, `application/dicom`).
-    pub fn essence(&self) -> Option<String> {
-        self.content_type.as_deref().map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-    }
-
-    fn parse(block: &[u8], part: usize) -> Result<Self, MultipartError> {
-        let mut h = Self::default();
-        if block.is_empty() {
-            return Ok(h);
-        }
-        for line in block.split(|&b| b == b'\n') {
-            let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
-            if line.trim().is_empty() {
-                continue;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(MultipartError::MalformedHeader { part, line: line.chars().take(80).collect() });
-            };
-            let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
-            match name.to_ascii_lowercase().as_str() {
-                "content-type" => h.content_type = Some(value.clone()),
-                "content-length" => h.content_length = value.parse().ok(),
-                "content-disposition" => {
-                    h.name = disposition_param(&value, "name");
-                    h.filename = disposition_param(&value, "filename");
-                }
-                _ => {}
-            }
-            h.raw.push((name, value));
-        }
-        Ok(h)
-    }
-}
-
-fn disposition_param(value: &str, key: &str) -> Option<String> {
-    value.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case(key).then(|| v.trim().trim_matches('"').to_owned())
-    })
 }
 
 /// One decoded part: its headers and its body (no copy beyond the one out of the network

@@ -12,6 +12,8 @@
 pub mod content_type;
 pub mod decode;
 pub mod encode;
+mod error;
+mod headers;
 
 pub use content_type::{boundary_from_content_type, python_bytes_boundary, ContentTypeError};
 pub use decode::{DecodedPart, DecoderLimits, MultipartDecoder, MultipartError, PartHeaders};
