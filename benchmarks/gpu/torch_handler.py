@@ -16,7 +16,6 @@ from wheels into a venv that sees the machine's torch).
 
 import argparse
 import http.client
-import io
 import json
 import logging
 import socket
@@ -25,10 +24,14 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+# The tests' synthetic CT series (python/tests/ct.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python" / "tests"))
+from ct import ct_series  # noqa: E402
 
 SLICES, SIZE = 16, 256
 BOUNDARY = "gpu-bench-boundary"
@@ -76,34 +79,14 @@ def unet(torch):
 
 
 def slices():
-    """16 synthetic CT slices (a bright disc on a noisy background) as DICOM bytes."""
-    study, series = generate_uid(), generate_uid()
+    """16 synthetic CT slices (a growing bright disc on a noisy background) as DICOM bytes."""
     rng = np.random.default_rng(0)
     y, x = np.ogrid[:SIZE, :SIZE]
-    out = []
-    for i in range(SLICES):
-        disc = (y - SIZE / 2) ** 2 + (x - SIZE / 2) ** 2 <= (SIZE / 4 + i) ** 2
-        pixels = (rng.integers(0, 200, (SIZE, SIZE)) + 800 * disc).astype(np.uint16)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = pydicom.Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series, "CT"
-        ds.InstanceNumber = i + 1
-        ds.ImagePositionPatient = [0, 0, float(i)]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [0.7, 0.7]
-        ds.Rows = ds.Columns = SIZE
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = pixels.tobytes()
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        out.append(buf.getvalue())
-    return out
+    r2 = (y - SIZE / 2) ** 2 + (x - SIZE / 2) ** 2
+    noise = rng.integers(0, 200, (SLICES, SIZE, SIZE))
+    discs = np.stack([r2 <= (SIZE / 4 + i) ** 2 for i in range(SLICES)])
+    volume = (noise + 800 * discs).astype(np.uint16)
+    return ct_series(volume)
 
 
 def request_body(parts):

@@ -2,40 +2,16 @@
 budget (the server's peak resident memory, from /proc)."""
 
 import numpy as np
-import pydicom
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from conftest import decode, post
+from ct import ct_series
 
 BUDGET_MIB = 400
 
 
 def slices(n: int = 300, size: int = 512):
-    study, series = generate_uid(), generate_uid()
-    pixels = (np.arange(size * size, dtype=np.uint16) % 4096).reshape(size, size).tobytes()
-    out = []
-    for i in range(n):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = pydicom.Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series, "CT"
-        ds.InstanceNumber = i + 1
-        ds.ImagePositionPatient = [0, 0, float(i)]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [0.7, 0.7]
-        ds.Rows = ds.Columns = size
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = pixels
-        buf = __import__("io").BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        out.append(buf.getvalue())
-    return out
+    pixels = (np.arange(size * size, dtype=np.uint16) % 4096).reshape(size, size)
+    return ct_series(np.broadcast_to(pixels, (n, size, size)))
 
 
 def peak_rss_mib(pid: int) -> float:
