@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +16,11 @@ use arterys_gateway::{Gateway, GatewayError, InferenceResponse};
 use axum::extract::{Request, State};
 use common::*;
 
-/// A fresh study root with `study/` holding a real CT slice.
-fn study_root(tag: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("gw-budget-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("study")).unwrap();
-    std::fs::write(root.join("study/a.dcm"), read_dicom("pydicom/CT_small.dcm")).unwrap();
+/// A fresh study root with `study/` holding a real CT slice, removed on drop.
+fn study_root(tag: &str) -> tempfile::TempDir {
+    let root = tempfile::Builder::new().prefix(&format!("gw-budget-{tag}-")).tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("study")).unwrap();
+    std::fs::write(root.path().join("study/a.dcm"), read_dicom("pydicom/CT_small.dcm")).unwrap();
     root
 }
 
@@ -37,7 +35,8 @@ async fn study_path(addr: std::net::SocketAddr, dir: &str) -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn study_path_reads_are_reserved_before_they_are_read() {
-    let root = study_root("study");
+    let tmp = study_root("study");
+    let root = tmp.path().to_path_buf();
     let budget = MemoryBudget::from_mib(64).with_wait(Duration::from_millis(300));
     let seen = Arc::new(AtomicU64::new(0));
     let s = Arc::clone(&seen);

@@ -321,20 +321,18 @@ async fn healthcheck_flips_to_ready_and_ping_always_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn study_path_reads_below_the_root_only() {
-    let root = std::env::temp_dir().join(format!("gw-studies-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("studies");
     let study = root.join("study1");
     std::fs::create_dir_all(&study).unwrap();
     let d1 = read_dicom("arterys/test_3d/1.dcm");
     std::fs::write(study.join("a.dcm"), &d1).unwrap();
     std::fs::write(study.join("notes.txt"), b"not an image").unwrap();
-    let outside = std::env::temp_dir().join(format!("gw-outside-{}", std::process::id()));
+    let outside = tmp.path().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("b.dcm"), &d1).unwrap();
     #[cfg(unix)]
-    {
-        let _ = std::fs::remove_file(root.join("escape"));
-        std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
-    }
+    std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
 
     let seen: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
     let s = Arc::clone(&seen);

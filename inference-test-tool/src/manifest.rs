@@ -142,8 +142,8 @@ mod tests {
 
     #[test]
     fn an_edited_manifest_removes_nothing_outside_the_folder_or_not_the_tools() {
-        let root = std::env::temp_dir().join(format!("manifest-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
         let out = root.join("out");
         std::fs::create_dir_all(out.join("thumbs")).unwrap();
         for f in ["victim.png", "out/notes.txt", "out/0_a.dcm.png", "out/thumbs/0_a.dcm.png"] {
@@ -158,6 +158,5 @@ mod tests {
         assert_eq!(prepare(&out).unwrap(), 2);
         assert!(victim.exists() && out.join("notes.txt").exists());
         assert!(!out.join("0_a.dcm.png").exists() && !out.join("thumbs").exists());
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

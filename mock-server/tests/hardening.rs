@@ -157,8 +157,8 @@ async fn no_patient_data_in_the_logs_at_any_level() {
     // Run from a folder whose logging.yaml asks for everything, in JSON lines and the
     // reference format, through every mode.
     for format in ["arterys", "json"] {
-        let dir = std::env::temp_dir().join(format!("mock-privacy-{}-{format}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix(&format!("mock-privacy-{format}-")).tempdir().unwrap();
+        let dir = tmp.path();
         std::fs::write(dir.join("logging.yaml"), format!("format: {format}\nroot: {{level: TRACE}}\n")).unwrap();
         let server = MockServer::start_in(&[], dir.to_str().unwrap()).await;
         let slices: Vec<Vec<u8>> = (0..3)

@@ -85,6 +85,7 @@ async fn every_mode_answers_by_the_protocol() {
     assert_eq!(r.json().linear_measurements_2d.as_ref().unwrap().len(), 3);
 
     // Secondary capture: valid Part 10 that dicom-object reads back, in the input's study.
+    let captures = tempfile::tempdir().unwrap();
     for files in [&s2d, &s3d] {
         let r = parse_ok_at(&server, "/secondary-capture", "{}", files).await;
         let inputs = series_uids(files);
@@ -107,10 +108,10 @@ async fn every_mode_answers_by_the_protocol() {
             let (x, y) = (f.width as usize * 3 / 8, f.height as usize / 2);
             let i = (y * f.width as usize + x) * 3;
             assert_eq!(&f.rgb[i..i + 3], &[255, 0, 0]);
-            write_for_pydicom(buf);
+            write_for_pydicom(captures.path(), buf);
         }
     }
-    check_with_pydicom();
+    check_with_pydicom(captures.path());
 }
 
 async fn parse_ok_at(
@@ -123,19 +124,13 @@ async fn parse_ok_at(
     parse_ok(status, ct, &body)
 }
 
-fn capture_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("mock-sc-{}", std::process::id()))
-}
-
-fn write_for_pydicom(buf: &[u8]) {
-    let dir = capture_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let n = std::fs::read_dir(&dir).unwrap().count();
+fn write_for_pydicom(dir: &std::path::Path, buf: &[u8]) {
+    let n = std::fs::read_dir(dir).unwrap().count();
     std::fs::write(dir.join(format!("sc_{n}.dcm")), buf).unwrap();
 }
 
-/// pydicom reads every capture (`scripts/test` installs pydicom and numpy into `.venv`).
-fn check_with_pydicom() {
+/// pydicom reads every capture in `dir` (`scripts/test` installs pydicom and numpy into `.venv`).
+fn check_with_pydicom(dir: &std::path::Path) {
     let script = "import sys, glob, pydicom\nfor f in sorted(glob.glob(sys.argv[1] + '/*.dcm')):\n    ds = pydicom.dcmread(f)\n    a = ds.pixel_array\n    assert a.shape == (ds.Rows, ds.Columns, 3), a.shape\n    print(f, ds.SOPClassUID.name)\n";
     let has =
         std::process::Command::new("python3").args(["-c", "import pydicom, numpy"]).status().is_ok_and(|s| s.success());
@@ -143,7 +138,7 @@ fn check_with_pydicom() {
         has,
         "python3 lacks pydicom or numpy: run scripts/test (it installs them into .venv) or pip install pydicom numpy"
     );
-    let out = std::process::Command::new("python3").args(["-c", script]).arg(capture_dir()).output().unwrap();
+    let out = std::process::Command::new("python3").args(["-c", script]).arg(dir).output().unwrap();
     assert!(out.status.success(), "pydicom: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("Secondary Capture Image Storage").count(), 4, "{text}");

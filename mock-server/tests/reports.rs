@@ -35,9 +35,8 @@ fn pydicom_check(input: &str, outputs: &[PathBuf]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_and_presentation_states_are_real_dicom_referencing_the_input() {
     let server = MockServer::start(&[]).await;
-    let dir = std::env::temp_dir().join(format!("mock-reports-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     for input in ["arterys/test_2d", "arterys/test_3d"] {
         let files = study(input);
         let series: HashSet<String> = infos(&files).into_iter().map(|i| i.series_instance_uid).collect();
@@ -63,7 +62,6 @@ async fn reports_and_presentation_states_are_real_dicom_referencing_the_input() 
             assert_eq!(text.matches(&format!(": {name} {class}")).count(), written.len(), "{text}");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,9 +22,8 @@ fn peak_kib(pid: u32) -> Option<u64> {
 async fn bomb_files_are_skipped_by_name_and_the_tool_stays_small() {
     let addr = mock(Mode::Seg2d).await;
 
-    let dir = std::env::temp_dir().join(format!("tool-bombs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let files = [
         ("ob.dcm", hostile::declared_element(Encoding::ExplicitOb, hostile::BOMB), "element (0009,1010)"),
         ("un.dcm", hostile::declared_element(Encoding::ExplicitUn, hostile::BOMB), "element (0011,1010)"),

@@ -95,7 +95,8 @@ document.getElementById('f').addEventListener('load', function () {
 </script></body></html>"#;
 
 fn browser(args: &[&str], url: &str) -> Output {
-    let dir = std::env::temp_dir().join(format!("gallery-test-{}-profile", std::process::id()));
+    let profile = tempfile::Builder::new().prefix("gallery-test-profile-").tempdir().unwrap();
+    let dir = profile.path();
     Command::new(chromium())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--allow-file-access-from-files"])
         .args(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"])

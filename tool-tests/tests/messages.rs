@@ -124,7 +124,8 @@ async fn counts_are_in_the_right_number() {
 async fn a_spinner_shows_the_time_waited_on_a_terminal_only() {
     let (addr, hits) = counting(Duration::from_millis(2500)).await;
     let dcm = test_dicom("pydicom/CT_small.dcm");
-    let args = format!("{TOOL} -p {} -i {} -o {}", addr.port(), dcm.display(), out_dir("spinner-tty").display());
+    let out = out_dir("spinner-tty");
+    let args = format!("{TOOL} -p {} -i {} -o {}", addr.port(), dcm.display(), out.display());
     // `script` runs the tool on a pseudo-terminal and copies what it draws.
     let o = tokio::task::spawn_blocking(move || {
         Command::new("script")

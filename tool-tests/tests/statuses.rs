@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arterys_mock_server::Mode;
-use common::{mock_gateway, out_dir, serve, test_dicom, text, tool};
+use common::{mock_gateway, out_dir, serve, test_dicom, text, tool, OutDir};
 
-/// A folder of `n` synthetic 512x512 slices (about 0.5 MB each).
-fn large_study(n: u32) -> PathBuf {
+/// A folder of `n` synthetic 512x512 slices (about 0.5 MB each), removed on drop.
+fn large_study(n: u32) -> OutDir {
     let dir = out_dir(&format!("study-{n}"));
     std::fs::create_dir_all(&dir).unwrap();
     for i in 0..n {

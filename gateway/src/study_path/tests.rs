@@ -9,14 +9,16 @@ use super::*;
 
 const LIMIT: u64 = 100 << 20;
 
-/// A fresh `<tmp>/<name>-<pid>` with `root/` (canonical) and `outside/secret.dcm`.
-fn tree(name: &str) -> (PathBuf, PathBuf) {
-    let base = std::env::temp_dir().join(format!("study-path-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+/// A fresh temporary folder (removed when the first item drops) with `root/` (canonical)
+/// and `outside/secret.dcm`.
+fn tree(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::Builder::new().prefix(&format!("study-path-{name}-")).tempdir().unwrap();
+    let base = tmp.path();
     std::fs::create_dir_all(base.join("root/study")).unwrap();
     std::fs::create_dir_all(base.join("outside")).unwrap();
     std::fs::write(base.join("outside/secret.dcm"), b"SECRET").unwrap();
-    (base.join("root").canonicalize().unwrap(), base.join("outside").canonicalize().unwrap())
+    let (root, outside) = (base.join("root").canonicalize().unwrap(), base.join("outside").canonicalize().unwrap());
+    (tmp, root, outside)
 }
 
 fn read(root: &Path, requested: &str) -> Result<Vec<(String, Vec<u8>)>, StudyPathError> {
@@ -26,7 +28,7 @@ fn read(root: &Path, requested: &str) -> Result<Vec<(String, Vec<u8>)>, StudyPat
 
 #[test]
 fn a_link_swapped_in_during_reads_never_leaks_the_file_outside() {
-    let (root, outside) = tree("swap");
+    let (_tmp, root, outside) = tree("swap");
     let study = root.join("study");
     std::fs::write(study.join("a.dcm"), b"inside").unwrap();
     // Many files: a wide window between listing a.dcm and reading it.
@@ -66,7 +68,7 @@ fn a_link_swapped_in_during_reads_never_leaks_the_file_outside() {
 
 #[test]
 fn a_directory_link_swapped_in_is_refused() {
-    let (root, outside) = tree("dirswap");
+    let (_tmp, root, outside) = tree("dirswap");
     std::fs::write(root.join("study/a.dcm"), b"inside").unwrap();
     // `study` itself becomes a link to the outside directory between resolve and read.
     let dir = resolve(&root, "study").unwrap();
@@ -78,7 +80,7 @@ fn a_directory_link_swapped_in_is_refused() {
 
 #[test]
 fn a_hard_link_to_a_file_outside_is_refused() {
-    let (root, outside) = tree("hardlink");
+    let (_tmp, root, outside) = tree("hardlink");
     std::fs::hard_link(outside.join("secret.dcm"), root.join("study/a.dcm")).unwrap();
     assert!(matches!(read(&root, "study"), Err(StudyPathError::HardLinked)));
 }
@@ -91,7 +93,7 @@ fn peak_rss_kib() -> u64 {
 
 #[test]
 fn a_3_gb_file_is_refused_without_being_read() {
-    let (root, _) = tree("big");
+    let (_tmp, root, _) = tree("big");
     std::fs::write(root.join("study/a.dcm"), b"small").unwrap();
     // Sparse: 3 GB long, no disk used.
     std::fs::File::create(root.join("study/b.dcm")).unwrap().set_len(3 << 30).unwrap();
@@ -105,7 +107,7 @@ fn a_3_gb_file_is_refused_without_being_read() {
 
 #[test]
 fn the_fallback_refuses_links_on_every_component() {
-    let (root, outside) = tree("fallback");
+    let (_tmp, root, outside) = tree("fallback");
     std::fs::write(root.join("study/a.dcm"), b"inside").unwrap();
     std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
     std::os::unix::fs::symlink(outside.join("secret.dcm"), root.join("study/b.dcm")).unwrap();
@@ -119,7 +121,7 @@ fn the_fallback_refuses_links_on_every_component() {
 
 #[test]
 fn links_inside_the_study_are_refused_and_plain_files_read() {
-    let (root, _) = tree("plain");
+    let (_tmp, root, _) = tree("plain");
     std::fs::create_dir_all(root.join("study/sub")).unwrap();
     std::fs::write(root.join("study/a.dcm"), b"one").unwrap();
     std::fs::write(root.join("study/sub/b.dcm"), b"two").unwrap();

@@ -34,11 +34,31 @@ pub async fn mock(mode: Mode) -> SocketAddr {
     serve(mock_gateway(mode)).await
 }
 
-/// An output folder of this test process, not there yet.
-pub fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tool-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// An output folder `name`, not there yet, in a fresh temporary folder that is removed, with
+/// everything the tool wrote, when this is dropped.
+pub fn out_dir(name: &str) -> OutDir {
+    let base = tempfile::Builder::new().prefix("tool-test-").tempdir().unwrap();
+    let path = base.path().join(name);
+    OutDir { _base: base, path }
+}
+
+/// See [`out_dir`]; derefs to the output folder's path.
+pub struct OutDir {
+    _base: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for OutDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for OutDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// Runs the tool against `addr`, writing to `out`.
