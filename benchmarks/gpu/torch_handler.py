@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
-# The tests' synthetic CT series (python/tests/ct.py).
+# The tests' synthetic CT series and request body (python/tests/ct.py, wire.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python" / "tests"))
 from ct import ct_series  # noqa: E402
+from wire import multipart  # noqa: E402
 
 SLICES, SIZE = 16, 256
-BOUNDARY = "gpu-bench-boundary"
 
 
 def unet(torch):
@@ -87,14 +87,6 @@ def slices():
     discs = np.stack([r2 <= (SIZE / 4 + i) ** 2 for i in range(SLICES)])
     volume = (noise + 800 * discs).astype(np.uint16)
     return ct_series(volume)
-
-
-def request_body(parts):
-    chunks = [f"--{BOUNDARY}\r\nContent-Type: application/json\r\n\r\n{{}}\r\n".encode()]
-    for p in parts:
-        chunks += [f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode(), p, b"\r\n"]
-    chunks.append(f"--{BOUNDARY}--\r\n".encode())
-    return b"".join(chunks)
 
 
 def sync(torch, device):
@@ -179,7 +171,7 @@ def main():
         if not line or line[0] != "BARE":
             sys.exit(f"the server did not start (exit {child.wait()})")
         bare_ms, device_name = float(line[1]), " ".join(line[2:])
-        body = request_body(slices())
+        body, content_type = multipart({}, slices())
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -189,7 +181,7 @@ def main():
                 if time.monotonic() > deadline or child.poll() is not None:
                     sys.exit("the server does not accept connections")
                 time.sleep(0.05)
-        headers = {"Content-Type": f"multipart/related; boundary={BOUNDARY}"}
+        headers = {"Content-Type": content_type}
         walls = []
         for i in range(args.rounds + 3):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from wire import multipart
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TESTDATA = REPO / "testdata" / "dicom" / "arterys"
@@ -101,19 +103,6 @@ def wait_until(cond, timeout: float = 30.0) -> None:
 def study(kind: str = "test_3d"):
     """The bytes of a test study's DICOM files, in name order."""
     return [p.read_bytes() for p in sorted((TESTDATA / kind).glob("*.dcm"))]
-
-
-def multipart(request_json: dict, parts, boundary: str = "arterys-test-boundary"):
-    """A protocol request body: the JSON part, then each part (bytes, or (bytes, content
-    type)). Returns (body, content type)."""
-    import json
-
-    chunks = [f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode(), json.dumps(request_json).encode(), b"\r\n"]
-    for p in parts:
-        data, ctype = p if isinstance(p, tuple) else (p, "application/dicom")
-        chunks += [f"--{boundary}\r\nContent-Type: {ctype}\r\n\r\n".encode(), data, b"\r\n"]
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/related; boundary={boundary}"
 
 
 def post(url: str, request_json: dict, parts, **kw):
